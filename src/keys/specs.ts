@@ -1,0 +1,29 @@
+// The key specs kmsctl offers, what each is for and which token mechanisms it needs.
+
+export const SPECS = ['aes-256', 'hmac-sha256', 'ec-p256', 'ec-p384', 'ed25519', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
+export type Spec = (typeof SPECS)[number];
+export type Purpose = 'wrap' | 'mac' | 'sign';
+
+export const PURPOSE: Record<Spec, Purpose> = {
+  'aes-256': 'wrap',
+  'hmac-sha256': 'mac',
+  'ec-p256': 'sign',
+  'ec-p384': 'sign',
+  ed25519: 'sign',
+  'rsa-2048': 'sign',
+  'rsa-3072': 'sign',
+  'rsa-4096': 'sign',
+};
+
+export function isSpec(s: string): s is Spec {
+  return (SPECS as readonly string[]).includes(s);
+}
+
+export function isAsymmetric(spec: Spec): boolean {
+  return PURPOSE[spec] === 'sign';
+}
+
+export function rsaBits(spec: Spec): number | null {
+  const m = /^rsa-(\d+)$/.exec(spec);
+  return m ? Number(m[1]) : null;
+}
