@@ -1,0 +1,84 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { configError, temporary, InternalError, KmsError } from '../errors.js';
+import { MIGRATIONS } from './migrations/index.js';
+
+export type Db = Database.Database;
+
+export const LEDGER_FILE = 'ledger.db';
+const DEFAULT_BUSY_MS = 5000;
+
+export function ledgerPath(home: string): string {
+  return join(home, LEDGER_FILE);
+}
+
+export interface OpenOptions {
+  /** Create the file (only init does). */
+  create?: boolean;
+  busyTimeoutMs?: number;
+  readonly?: boolean;
+}
+
+/** Opens ledger.db with WAL, a busy timeout and foreign keys, applying pending migrations. */
+export function openLedger(home: string, o: OpenOptions = {}): Db {
+  const path = ledgerPath(home);
+  if (!o.create && !existsSync(path)) {
+    throw configError(`no ledger at ${path}`, { hint: 'run kmsctl init first (or point --home / KMSCTL_HOME at your ledger)', reason: 'no-ledger' });
+  }
+  if (o.create) mkdirSync(home, { recursive: true, mode: 0o700 });
+  let db: Db;
+  try {
+    db = new Database(path, { fileMustExist: !o.create, timeout: o.busyTimeoutMs ?? DEFAULT_BUSY_MS });
+  } catch (e) {
+    throw configError(`cannot open the ledger ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
+    migrate(db, path);
+  } catch (e) {
+    db.close();
+    throw translateSqlite(e, 'opening the ledger');
+  }
+  return db;
+}
+
+function migrate(db: Db, path: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw configError(`the ledger ${path} is from a newer kmsctl (schema ${current}, this one knows ${MIGRATIONS.length})`, { hint: 'upgrade kmsctl', reason: 'ledger-too-new' });
+  }
+  if (current === MIGRATIONS.length) return;
+  db.transaction(() => {
+    // Re-read inside the write lock: another process may have migrated in the meantime.
+    const now = db.pragma('user_version', { simple: true }) as number;
+    for (let v = now; v < MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v]);
+      db.pragma(`user_version = ${v + 1}`);
+    }
+  }).immediate();
+}
+
+/** SQLITE_BUSY past the timeout is "safe to retry"; anything else from SQLite is a bug or a broken file. */
+export function translateSqlite(e: unknown, doing: string): Error {
+  if (e instanceof KmsError || e instanceof InternalError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return temporary(`the ledger is busy (${doing}); another kmsctl holds it past the timeout`, { hint: 'retry the command', cause: e, reason: code });
+  }
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+    return configError(`the ledger file is damaged or not a kmsctl ledger (${code})`, { cause: e, reason: code });
+  }
+  return new InternalError(`${doing}: ${e instanceof Error ? e.message : String(e)}`, e);
+}
+
+/** Runs fn in BEGIN IMMEDIATE: every read-then-write of the ledger goes through here. */
+export function immediate<T>(db: Db, doing: string, fn: () => T): T {
+  try {
+    return db.transaction(fn).immediate();
+  } catch (e) {
+    throw translateSqlite(e, doing);
+  }
+}

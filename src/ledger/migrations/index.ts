@@ -1,0 +1,4 @@
+import { sql as m001 } from './001-initial.js';
+
+/** Numbered migrations; entry i brings user_version from i to i+1. Never edit one that has shipped. */
+export const MIGRATIONS: string[] = [m001];
