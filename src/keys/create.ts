@@ -1,0 +1,88 @@
+import { immediate } from '../ledger/db.js';
+import { findKey, insertIntent, deleteIntent, insertKey, insertVersion, type KeyRow, type VersionRow } from '../ledger/records.js';
+import { exists, usage } from '../errors.js';
+import { faultPoint } from '../faults.js';
+import { spkiFromEcPoint, spkiFromEd25519, spkiFromRsa } from '../crypto/index.js';
+import type { GeneratedKey } from '../token/token.js';
+import { PURPOSE, isSpec, type Spec, SPECS } from './specs.js';
+import { checkAlias, newCkaId, newKeyId, tokenLabel } from './ids.js';
+import type { AuditScope, KeyCtx } from './context.js';
+
+export interface CreateInput {
+  alias: string;
+  spec: string;
+  rotationPeriodS?: number;
+  deletionWindowS?: number;
+  description?: string;
+  labels?: Record<string, string>;
+  exportable?: boolean;
+}
+
+export function publicKeyOf(spec: Spec, g: GeneratedKey): Buffer | null {
+  if (g.modulus && g.publicExponent) return spkiFromRsa(g.modulus, g.publicExponent);
+  if (!g.ecPoint) return null;
+  return spec === 'ed25519' ? spkiFromEd25519(g.ecPoint) : spkiFromEcPoint(spec as 'ec-p256' | 'ec-p384', g.ecPoint);
+}
+
+/** Writes version N of a key on the token between an intent row and the completed ledger rows. */
+export function generateVersion(ctx: KeyCtx, spec: Spec, alias: string, version: number, ckaId: Buffer, exportable: boolean, step: string): Buffer | null {
+  faultPoint(`${step}:after-intent`);
+  const g = ctx.token.generate(spec, { id: ckaId, label: tokenLabel(alias, version), exportable });
+  faultPoint(`${step}:after-generate`);
+  return publicKeyOf(spec, g);
+}
+
+export function createKey(ctx: KeyCtx, scope: AuditScope, input: CreateInput): { key: KeyRow; version: Pick<VersionRow, 'version' | 'cka_id'> } {
+  const alias = checkAlias(input.alias);
+  scope.alias = alias;
+  if (!isSpec(input.spec)) throw usage(`unknown spec "${input.spec}" (known: ${SPECS.join(', ')})`);
+  const spec = input.spec;
+  scope.details.spec = spec;
+  ctx.token.requireSpec(spec);
+
+  const keyId = newKeyId();
+  const ckaId = newCkaId();
+  scope.keyId = keyId;
+  scope.version = 1;
+  const createdAt = ctx.now().toISOString();
+  const intentId = immediate(ctx.db, 'recording the create intent', () => {
+    if (findKey(ctx.db, alias)) throw exists(`a key with alias "${alias}" already exists`, { hint: `use another alias, or kmsctl rotate ${alias} for a new version` });
+    const racing = ctx.db.prepare('SELECT 1 FROM intents WHERE alias = ?').get(alias);
+    if (racing) throw exists(`a key with alias "${alias}" is being created by another kmsctl`, { hint: 'if that process died, run kmsctl doctor' });
+    return insertIntent(ctx.db, { op: 'create', key_id: keyId, alias, version: 1, cka_id: ckaId, data: JSON.stringify({ spec, exportable: input.exportable === true }), created_at: createdAt, pid: process.pid });
+  });
+
+  let publicKey: Buffer | null;
+  try {
+    publicKey = generateVersion(ctx, spec, alias, 1, ckaId, input.exportable === true, 'create');
+  } catch (e) {
+    // Nothing reached the token: drop the intent so no trace of the failed create remains.
+    immediate(ctx.db, 'rolling back the create intent', () => deleteIntent(ctx.db, intentId));
+    throw e;
+  }
+
+  const key: KeyRow = {
+    id: keyId,
+    alias,
+    spec,
+    purpose: PURPOSE[spec],
+    state: 'enabled',
+    primary_version: 1,
+    created_at: createdAt,
+    updated_at: createdAt,
+    rotation_period_s: input.rotationPeriodS ?? null,
+    deletion_window_s: input.deletionWindowS ?? null,
+    description: input.description ?? null,
+    labels: JSON.stringify(input.labels ?? {}),
+    exportable: input.exportable ? 1 : 0,
+    destroy_after: null,
+    last_rotated_at: createdAt,
+  };
+  immediate(ctx.db, 'completing the create', () => {
+    insertKey(ctx.db, key);
+    insertVersion(ctx.db, { key_id: keyId, version: 1, state: 'enabled', cka_id: ckaId, public_key: publicKey, created_at: createdAt });
+    deleteIntent(ctx.db, intentId);
+  });
+  faultPoint('create:after-ledger');
+  return { key, version: { version: 1, cka_id: ckaId } };
+}

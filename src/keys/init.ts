@@ -1,0 +1,76 @@
+import { openLedger, immediate, type Db } from '../ledger/db.js';
+import { getMeta, setMeta } from '../ledger/records.js';
+import { configError } from '../errors.js';
+import { ensureEmbeddedToken } from '../token/embedded.js';
+import { Token, type TokenInfo } from '../token/token.js';
+import type { TokenSelector } from '../token/uri.js';
+
+export interface Binding {
+  serial: string;
+  label: string;
+  module: string; // 'embedded' or the module path
+  boundAt: string;
+}
+
+export function readBinding(db: Db): Binding | undefined {
+  const serial = getMeta(db, 'token_serial');
+  if (serial === undefined) return undefined;
+  return { serial, label: getMeta(db, 'token_label') ?? '', module: getMeta(db, 'token_module') ?? '', boundAt: getMeta(db, 'bound_at') ?? '' };
+}
+
+/** Binds a ledger to a token once; a second init against the same token changes nothing. */
+function bind(db: Db, info: TokenInfo, module: string, now: Date): { bound: boolean } {
+  return immediate(db, 'binding the ledger to the token', () => {
+    const b = readBinding(db);
+    if (b) {
+      if (b.serial !== info.serial) {
+        throw configError(`this ledger is bound to token "${b.label}" (serial ${b.serial}), not "${info.label}" (serial ${info.serial})`, { reason: 'token-mismatch', hint: 'use another --home for another token' });
+      }
+      return { bound: false };
+    }
+    setMeta(db, 'token_serial', info.serial);
+    setMeta(db, 'token_label', info.label);
+    setMeta(db, 'token_module', module);
+    setMeta(db, 'bound_at', now.toISOString());
+    return { bound: true };
+  });
+}
+
+export interface InitResult {
+  home: string;
+  token: TokenInfo;
+  embedded: boolean;
+  tokenCreated: boolean;
+  ledgerBound: boolean;
+  modulePath: string;
+}
+
+export function initEmbedded(home: string, now: Date): InitResult & { db: Db } {
+  const t = ensureEmbeddedToken(home);
+  const db = openLedger(home, { create: true });
+  try {
+    const { bound } = bind(db, t.info, 'embedded', now);
+    return { db, home, token: t.info, embedded: true, tokenCreated: t.created, ledgerBound: bound, modulePath: t.modulePath };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/** With a real HSM, init only binds the ledger to the token (after a login proves the PIN). */
+export function initExternal(home: string, modulePath: string, sel: TokenSelector, pin: string, now: Date): InitResult & { db: Db } {
+  const token = Token.open(modulePath, sel);
+  try {
+    token.login(pin);
+  } finally {
+    token.close();
+  }
+  const db = openLedger(home, { create: true });
+  try {
+    const { bound } = bind(db, token.info, modulePath, now);
+    return { db, home, token: token.info, embedded: false, tokenCreated: false, ledgerBound: bound, modulePath };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
