@@ -1,0 +1,169 @@
+// The command tree as data: commander, `--help`, the completion scripts and the README's command list
+// are all drawn from this one table.
+
+export interface OptionSpec {
+  flags: string;
+  description: string;
+  choices?: readonly string[];
+  /** Repeatable option collected into an array (e.g. --context k=v). */
+  repeatable?: boolean;
+}
+
+export interface CommandSpec {
+  name: string;
+  args?: string;
+  summary: string;
+  options?: OptionSpec[];
+  examples: string[];
+  /** Argument completion for shells: KEY completes aliases from the ledger. */
+  completeArg?: 'key' | 'shell';
+}
+
+const IN: OptionSpec = { flags: '--in <file>', description: 'read input from this file (default: stdin)' };
+const OUT: OptionSpec = { flags: '--out <file>', description: 'write the result to this file (temp file, fsync, rename)' };
+const CONTEXT: OptionSpec = { flags: '--context <key=value>', description: 'encryption context entry; repeat for more; unwrap needs exactly the same', repeatable: true };
+const DIGEST: OptionSpec = { flags: '--digest <alg>', description: 'hash for ECDSA and RSA (default sha256, sha384 for ec-p384)', choices: ['sha256', 'sha384', 'sha512'] };
+const PADDING: OptionSpec = { flags: '--padding <scheme>', description: 'RSA signature scheme (default pss)', choices: ['pss', 'pkcs1'] };
+const FORMAT: OptionSpec = { flags: '--format <form>', description: 'ECDSA signature form (default der, as openssl expects)', choices: ['der', 'raw'] };
+
+export const GLOBAL_OPTIONS: OptionSpec[] = [
+  { flags: '--home <dir>', description: 'ledger directory (env KMSCTL_HOME; default $XDG_DATA_HOME/kmsctl)' },
+  { flags: '--module <path>', description: 'PKCS#11 library (env KMSCTL_MODULE; default: the embedded SoftHSM token)' },
+  { flags: '--token <label|uri>', description: 'token label or PKCS#11 URI pkcs11:token=...;serial=... (env KMSCTL_TOKEN)' },
+  { flags: '--token-serial <serial>', description: 'token serial number (env KMSCTL_TOKEN_SERIAL)' },
+  { flags: '--pin-file <path>', description: 'read the user PIN from the first line of this file (or set KMSCTL_PIN)' },
+  { flags: '--actor <name>', description: 'who is acting, for policy and audit (env KMSCTL_ACTOR; default the OS user)' },
+  { flags: '--json', description: 'print exactly one JSON document on stdout' },
+  { flags: '--no-input', description: 'never prompt; fail with exit 64 instead' },
+  { flags: '--no-color', description: 'no colour (NO_COLOR is respected too)' },
+  { flags: '-q, --quiet', description: 'print nothing on success; the exit code tells' },
+];
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'init',
+    summary: 'make the embedded SoftHSM token (or bind to --module/--token) and the ledger',
+    examples: ['kmsctl init', 'kmsctl init --module /usr/lib/softhsm/libsofthsm2.so --token prod-hsm --pin-file /run/secrets/pin'],
+  },
+  {
+    name: 'create',
+    args: '<alias>',
+    summary: 'create a key (version 1) on the token',
+    options: [
+      { flags: '--spec <spec>', description: 'key spec', choices: ['aes-256', 'hmac-sha256', 'ec-p256', 'ec-p384', 'ed25519', 'rsa-2048', 'rsa-3072', 'rsa-4096'] },
+      { flags: '--rotation-period <duration>', description: 'rotate when this has elapsed (1d..3650d), e.g. 90d' },
+      { flags: '--deletion-window <duration>', description: 'default soft-delete window for this key (7d..30d)' },
+      { flags: '--description <text>', description: 'free text shown by show and list' },
+      { flags: '--label <key=value>', description: 'a label; repeat for more', repeatable: true },
+    ],
+    examples: ['kmsctl create payments --spec aes-256 --rotation-period 90d', 'kmsctl create release-signing --spec ec-p256'],
+  },
+  {
+    name: 'list',
+    summary: 'list keys (destroyed ones only with --all)',
+    options: [{ flags: '--all', description: 'include destroyed keys' }],
+    examples: ['kmsctl list', 'kmsctl list --json | jq -r ".keys[].alias"'],
+  },
+  {
+    name: 'show',
+    args: '<key>',
+    summary: 'one key: its versions, use counts and token attributes',
+    examples: ['kmsctl show payments', 'kmsctl show payments --json'],
+    completeArg: 'key',
+  },
+  {
+    name: 'rotate',
+    args: '<key>',
+    summary: 'add a new primary version; older versions keep unwrapping and verifying',
+    examples: ['kmsctl rotate payments'],
+    completeArg: 'key',
+  },
+  {
+    name: 'wrap',
+    args: '<key>',
+    summary: 'encrypt a data key (1..4096 bytes) under the primary version (AES-256-GCM on the token)',
+    options: [IN, OUT, CONTEXT, { flags: '--binary', description: 'write raw bytes instead of the kmsctl:v1: text line' }],
+    examples: ['kmsctl wrap payments --in dek.bin --context tenant=acme > dek.wrapped', 'head -c 32 /dev/urandom | kmsctl wrap payments'],
+    completeArg: 'key',
+  },
+  {
+    name: 'unwrap',
+    summary: 'decrypt a wrapped blob; the key and version come from the blob',
+    options: [IN, OUT, CONTEXT],
+    examples: ['kmsctl unwrap --in dek.wrapped --context tenant=acme --out dek.bin'],
+  },
+  {
+    name: 'datakey',
+    args: '<key>',
+    summary: 'make a random data key on the token: its plaintext and its wrapped form',
+    options: [
+      { flags: '--bytes <n>', description: 'data key size', choices: ['16', '24', '32', '64'] },
+      CONTEXT,
+      { flags: '--plaintext-out <file>', description: 'write the plaintext key to this file (0600) instead of stdout' },
+      { flags: '--out <file>', description: 'write the wrapped key to this file' },
+    ],
+    examples: ['kmsctl datakey payments --bytes 32 --plaintext-out dek.bin --out dek.wrapped', 'kmsctl datakey payments --json'],
+    completeArg: 'key',
+  },
+  {
+    name: 'rewrap',
+    summary: 're-encrypt a blob under its key\'s primary version, without printing the plaintext',
+    options: [IN, OUT, CONTEXT],
+    examples: ['kmsctl rewrap --in dek.wrapped --out dek.wrapped'],
+  },
+  {
+    name: 'sign',
+    args: '<key>',
+    summary: 'sign a file: ECDSA (DER by default), RSA-PSS or PKCS#1 v1.5, Ed25519',
+    options: [IN, DIGEST, PADDING, FORMAT, { flags: '--out <file>', description: 'write the raw signature here (default: base64 on stdout)' }],
+    examples: ['kmsctl sign release-signing --in app.tar.gz --out app.tar.gz.sig', 'openssl dgst -sha256 -verify <(kmsctl public-key release-signing) -signature app.tar.gz.sig app.tar.gz'],
+    completeArg: 'key',
+  },
+  {
+    name: 'verify',
+    args: '<key>',
+    summary: 'verify a signature offline from the public key in the ledger (no PIN, no token)',
+    options: [IN, { flags: '--signature <file>', description: 'signature file: raw bytes or base64' }, { flags: '--version <n>', description: 'key version that signed (default: primary)' }, DIGEST, PADDING, FORMAT],
+    examples: ['kmsctl verify release-signing --in app.tar.gz --signature app.tar.gz.sig'],
+    completeArg: 'key',
+  },
+  {
+    name: 'public-key',
+    args: '<key>',
+    summary: 'print a version\'s public key as PEM SubjectPublicKeyInfo',
+    options: [{ flags: '--version <n>', description: 'key version (default: primary)' }, OUT],
+    examples: ['kmsctl public-key release-signing > release.pub.pem'],
+    completeArg: 'key',
+  },
+  {
+    name: 'mac',
+    args: '<key>',
+    summary: 'HMAC-SHA256 of a file on the token',
+    options: [IN, { flags: '--out <file>', description: 'write the raw MAC here (default: base64 on stdout)' }],
+    examples: ['kmsctl mac webhook-hmac --in payload.json'],
+    completeArg: 'key',
+  },
+  {
+    name: 'mac-verify',
+    args: '<key>',
+    summary: 'check an HMAC-SHA256 on the token (exit 1 when it does not match)',
+    options: [IN, { flags: '--mac <file>', description: 'MAC file: raw bytes or base64' }, { flags: '--version <n>', description: 'key version (default: primary)' }],
+    examples: ['kmsctl mac-verify webhook-hmac --in payload.json --mac payload.mac'],
+    completeArg: 'key',
+  },
+  {
+    name: 'audit',
+    summary: 'the audit records, newest last',
+    options: [
+      { flags: '--key <key>', description: 'only records of this key (alias or id)' },
+      { flags: '--since-seq <n>', description: 'only records after this sequence number' },
+      { flags: '--limit <n>', description: 'at most this many (the newest)' },
+    ],
+    examples: ['kmsctl audit --key payments --limit 20', 'kmsctl audit --json'],
+  },
+  {
+    name: 'demo',
+    summary: 'run the main job end to end on the embedded token, narrating each step on stderr',
+    examples: ['kmsctl demo', 'kmsctl demo --home /tmp/kmsctl-demo'],
+  },
+];

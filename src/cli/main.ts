@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { KmsError, InternalError, EXIT } from '../errors.js';
+import { COMMANDS, GLOBAL_OPTIONS, type CommandSpec, type OptionSpec } from './command-table.js';
+import type { Handler } from './result.js';
+import { Runtime, type RuntimeFlags } from './runtime.js';
+import { renderError, renderResult } from './render.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function collect(value: string, prev: string[] = []): string[] {
+  return [...prev, value];
+}
+
+function toOption(o: OptionSpec): Option {
+  const opt = new Option(o.flags, o.description);
+  if (o.choices) opt.choices(o.choices);
+  if (o.repeatable) opt.argParser(collect).default(undefined);
+  return opt;
+}
+
+/** Handlers are imported when their command runs, so a `verify` never loads the code of `create`. */
+async function loadHandler(name: string): Promise<Handler> {
+  const mod = (await import(`./commands/${name}.js`)) as { run: Handler };
+  return mod.run;
+}
+
+export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Record<string, unknown>) => Promise<void>): Command {
+  const program = new Command('kmsctl');
+  program
+    .description('Key management on a PKCS#11 token: create, rotate, wrap, unwrap, sign, audit.')
+    .version(VERSION, '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+  for (const o of GLOBAL_OPTIONS) program.addOption(toOption(o));
+  for (const spec of COMMANDS) {
+    const cmd = program.command(spec.args ? `${spec.name} ${spec.args}` : spec.name).description(spec.summary);
+    for (const o of spec.options ?? []) cmd.addOption(toOption(o));
+    cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+    cmd.exitOverride().configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+    cmd.action(async function (this: Command) {
+      await onRun(spec, this.args, this.optsWithGlobals());
+    });
+  }
+  return program;
+}
+
+function commanderToKms(e: CommanderError): KmsError {
+  const message = e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  return new KmsError('usage', message, { reason: e.code.replace(/^commander\./, ''), hint: 'see kmsctl --help' });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const jsonWanted = argv.includes('--json');
+  let rt: Runtime | undefined;
+  let flags: RuntimeFlags = { json: jsonWanted, color: !argv.includes('--no-color') };
+  const onSigint = () => {
+    rt?.close();
+    process.stderr.write('\nkmsctl: cancelled\n');
+    process.exit(EXIT.cancelled);
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const program = buildProgram(async (spec, args, opts) => {
+      flags = opts as RuntimeFlags;
+      rt = await Runtime.create(flags);
+      const handler = await loadHandler(spec.name);
+      const result = await handler(rt, args, opts);
+      renderResult(result, flags);
+    });
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return renderError(commanderToKms(e), flags);
+    }
+    return renderError(e instanceof KmsError || e instanceof InternalError ? e : new InternalError(e instanceof Error ? e.message : String(e), e), flags);
+  } finally {
+    rt?.close();
+    process.off('SIGINT', onSigint);
+  }
+}

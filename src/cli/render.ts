@@ -1,0 +1,42 @@
+import { Chalk } from 'chalk';
+import { KmsError, InternalError } from '../errors.js';
+import type { CommandResult } from './result.js';
+import type { RuntimeFlags } from './runtime.js';
+
+export function colours(flags: RuntimeFlags) {
+  const off = flags.json || flags.color === false || (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '');
+  return new Chalk(off ? { level: 0 } : {});
+}
+
+export function renderResult(r: CommandResult, flags: RuntimeFlags): void {
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ ok: true, ...r.data })}\n`);
+    return;
+  }
+  if (flags.quiet) return;
+  if (r.bytes) {
+    process.stdout.write(r.bytes);
+    return;
+  }
+  if (r.text !== undefined && r.text !== '') process.stdout.write(r.text.endsWith('\n') ? r.text : `${r.text}\n`);
+}
+
+/** The single place an error becomes output and an exit code: one line on stderr, or one JSON document. */
+export function renderError(e: KmsError | InternalError, flags: RuntimeFlags): number {
+  const internal = e instanceof InternalError;
+  const message = internal
+    ? `internal error: ${e.message}. This is a bug in kmsctl; please report it on the kmsctl issue tracker with the command you ran and \`kmsctl --version\``
+    : e.message;
+  const hint = e instanceof KmsError ? e.hint : undefined;
+  if (flags.json) {
+    const error: Record<string, unknown> = { code: e.code, message, exitCode: e.exitCode };
+    if (e instanceof KmsError && e.reason) error.reason = e.reason;
+    if (hint) error.hint = hint;
+    process.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
+  } else {
+    const c = colours(flags);
+    process.stderr.write(`${c.red('kmsctl:')} ${message}${hint ? ` (${hint})` : ''}\n`);
+  }
+  if (process.env.KMSCTL_DEBUG && e.stack) process.stderr.write(`${e.stack}\n`);
+  return e.exitCode;
+}

@@ -1,0 +1,115 @@
+import { resolveConfig, type Config, type GlobalFlags } from '../config.js';
+import { openLedger, type Db } from '../ledger/db.js';
+import { readBinding } from '../keys/init.js';
+import { activateEmbedded, readEmbeddedPin, EMBEDDED_LABEL } from '../token/embedded.js';
+import { requireModuleFile } from '../token/module.js';
+import { resolvePin } from '../token/pin.js';
+import { Token } from '../token/token.js';
+import { configError } from '../errors.js';
+import { osActor, type Actor } from '../audit/append.js';
+import { audited } from '../audit/recorder.js';
+import { newScope, type AuditScope, type KeyCtx, type LedgerCtx } from '../keys/context.js';
+import type { TokenSelector } from '../token/uri.js';
+import { promptSecret } from './prompt.js';
+
+export interface RuntimeFlags extends GlobalFlags {
+  json?: boolean;
+  quiet?: boolean;
+  color?: boolean;
+}
+
+/**
+ * Everything one CLI invocation opens, opened lazily and closed in close(): the ledger, the token
+ * session. Commands ask for what they need; `verify` and `list` never load the PKCS#11 module.
+ */
+export class Runtime {
+  readonly flags: RuntimeFlags;
+  readonly config: Config;
+  readonly who: Actor;
+  readonly now = () => new Date();
+  private db: Db | null = null;
+  private token: Token | null = null;
+
+  private constructor(flags: RuntimeFlags, config: Config) {
+    this.flags = flags;
+    this.config = config;
+    this.who = osActor(config.actorName);
+  }
+
+  static async create(flags: RuntimeFlags): Promise<Runtime> {
+    return new Runtime(flags, await resolveConfig(flags));
+  }
+
+  get interactive(): boolean {
+    return this.config.interactive && !this.flags.json;
+  }
+
+  ledger(): Db {
+    if (!this.db) this.db = openLedger(this.config.home);
+    return this.db;
+  }
+
+  ledgerCtx(): LedgerCtx {
+    return { db: this.ledger(), now: this.now };
+  }
+
+  /** The bound token, logged in: the selector defaults to the ledger's binding, and another token is refused. */
+  async openToken(): Promise<Token> {
+    if (this.token) return this.token;
+    const db = this.ledger();
+    const binding = readBinding(db);
+    if (!binding) throw configError(`the ledger in ${this.config.home} is not bound to a token`, { hint: 'run kmsctl init' });
+    const embedded = this.config.modulePath === undefined;
+    const modulePath = embedded ? activateEmbedded(this.config.home) : requireModuleFile(this.config.modulePath!);
+    const sel: TokenSelector = this.config.token ?? (embedded ? { label: EMBEDDED_LABEL, serial: binding.serial } : { serial: binding.serial });
+    const token = Token.open(modulePath, sel);
+    if (token.info.serial !== binding.serial) {
+      token.close();
+      throw configError(`this ledger is bound to token "${binding.label}" (serial ${binding.serial}); the selected token is "${token.info.label}" (serial ${token.info.serial})`, {
+        reason: 'token-mismatch',
+        hint: 'select the bound token, or use another --home for another token',
+      });
+    }
+    this.token = token;
+    try {
+      const pin = await resolvePin({
+        env: process.env,
+        pinFile: this.config.pinFile,
+        embeddedPin: embedded ? readEmbeddedPin(this.config.home) : undefined,
+        prompt: this.interactive ? (m) => promptSecret(m) : undefined,
+      });
+      token.login(pin);
+    } catch (e) {
+      this.closeToken();
+      throw e;
+    }
+    return token;
+  }
+
+  async keyCtx(): Promise<KeyCtx> {
+    return { db: this.ledger(), token: await this.openToken(), now: this.now };
+  }
+
+  /** Runs an operation on a key with its audit record (success or failure). */
+  async audited<T>(command: string, fn: (scope: AuditScope) => T | Promise<T>): Promise<T> {
+    const scope = newScope();
+    return audited(this.ledger(), this.who, command, scope, this.now, () => fn(scope));
+  }
+
+  private closeToken(): void {
+    const t = this.token;
+    this.token = null;
+    t?.close();
+  }
+
+  close(): void {
+    this.closeToken();
+    const db = this.db;
+    this.db = null;
+    try {
+      db?.close();
+    } catch {
+      /* closing is best effort on the way out */
+    }
+  }
+}
