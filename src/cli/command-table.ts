@@ -11,6 +11,8 @@ export interface OptionSpec {
 
 export interface CommandSpec {
   name: string;
+  /** For subcommands (audit verify, policy plan): the parent's name. The handler file is parent-name.ts. */
+  parent?: string;
   args?: string;
   summary: string;
   options?: OptionSpec[];

@@ -20,8 +20,12 @@ function toOption(o: OptionSpec): Option {
 }
 
 /** Handlers are imported when their command runs, so a `verify` never loads the code of `create`. */
-async function loadHandler(name: string): Promise<Handler> {
-  const mod = (await import(`./commands/${name}.js`)) as { run: Handler };
+export function handlerName(spec: CommandSpec): string {
+  return spec.parent ? `${spec.parent}-${spec.name}` : spec.name;
+}
+
+async function loadHandler(spec: CommandSpec): Promise<Handler> {
+  const mod = (await import(`./commands/${handlerName(spec)}.js`)) as { run: Handler };
   return mod.run;
 }
 
@@ -34,8 +38,12 @@ export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Re
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   for (const o of GLOBAL_OPTIONS) program.addOption(toOption(o));
+  const byName = new Map<string, Command>();
   for (const spec of COMMANDS) {
-    const cmd = program.command(spec.args ? `${spec.name} ${spec.args}` : spec.name).description(spec.summary);
+    const parent = spec.parent ? byName.get(spec.parent) : program;
+    if (!parent) throw new Error(`command table: ${spec.name} names unknown parent ${spec.parent}`);
+    const cmd = parent.command(spec.args ? `${spec.name} ${spec.args}` : spec.name).description(spec.summary);
+    if (!spec.parent) byName.set(spec.name, cmd);
     for (const o of spec.options ?? []) cmd.addOption(toOption(o));
     cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
     cmd.exitOverride().configureOutput({ writeErr: () => undefined, outputError: () => undefined });
@@ -65,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     const program = buildProgram(async (spec, args, opts) => {
       flags = opts as RuntimeFlags;
       rt = await Runtime.create(flags);
-      const handler = await loadHandler(spec.name);
+      const handler = await loadHandler(spec);
       const result = await handler(rt, args, opts);
       renderResult(result, flags);
     });
