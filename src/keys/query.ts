@@ -2,7 +2,7 @@ import pkcs11js from 'pkcs11js';
 import { listKeys, listVersions, type KeyRow, type VersionRow } from '../ledger/records.js';
 import { pemFromSpki } from '../crypto/index.js';
 import { badData, usage } from '../errors.js';
-import type { Token } from '../token/token.js';
+import { USAGE_FLAGS, type Token } from '../token/token.js';
 import { requireKey, requireVersion } from './resolve.js';
 import type { LedgerCtx } from './context.js';
 
@@ -81,25 +81,15 @@ const BOOL_ATTRS: Array<[number, keyof ObjectAttributes]> = [
   [P.CKA_ALWAYS_SENSITIVE, 'alwaysSensitive'],
   [P.CKA_NEVER_EXTRACTABLE, 'neverExtractable'],
 ];
-export const USAGE_ATTRS: Array<[number, string]> = [
-  [P.CKA_ENCRYPT, 'encrypt'],
-  [P.CKA_DECRYPT, 'decrypt'],
-  [P.CKA_WRAP, 'wrap'],
-  [P.CKA_UNWRAP, 'unwrap'],
-  [P.CKA_SIGN, 'sign'],
-  [P.CKA_VERIFY, 'verify'],
-  [P.CKA_DERIVE, 'derive'],
-];
-
 export function objectAttributes(token: Token, cls: 'secret' | 'private' | 'public', ckaId: Buffer): ObjectAttributes {
   const klass = cls === 'secret' ? P.CKO_SECRET_KEY : cls === 'private' ? P.CKO_PRIVATE_KEY : P.CKO_PUBLIC_KEY;
   const hits = token.find([{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_ID, value: ckaId }]);
   if (hits.length !== 1) return { class: cls, present: false };
   const out: ObjectAttributes = { class: cls, present: true, usage: [] };
   const wanted = cls === 'public' ? BOOL_ATTRS.filter(([, n]) => n === 'local') : BOOL_ATTRS;
-  const vals = token.attributes(hits[0], [...wanted.map(([t]) => t), ...USAGE_ATTRS.map(([t]) => t)]);
+  const vals = token.attributes(hits[0], [...wanted.map(([t]) => t), ...USAGE_FLAGS[cls].map(([t]) => t)]);
   for (const [t, name] of wanted) (out as unknown as Record<string, boolean>)[name] = vals.get(t)?.[0] === 1;
-  for (const [t, name] of USAGE_ATTRS) if (vals.get(t)?.[0] === 1) out.usage!.push(name);
+  for (const [t, name] of USAGE_FLAGS[cls]) if (vals.get(t)?.[0] === 1) out.usage!.push(name);
   return out;
 }
 

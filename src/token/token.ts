@@ -38,10 +38,16 @@ export interface ObjectSummary {
   label: string;
 }
 
-// Usage flags every key template states explicitly, true only where the purpose needs them.
-const USAGE_SECRET = [P.CKA_ENCRYPT, P.CKA_DECRYPT, P.CKA_WRAP, P.CKA_UNWRAP, P.CKA_SIGN, P.CKA_VERIFY, P.CKA_DERIVE];
-const USAGE_PRIVATE = [P.CKA_SIGN, P.CKA_DECRYPT, P.CKA_UNWRAP, P.CKA_DERIVE, P.CKA_SIGN_RECOVER];
-const USAGE_PUBLIC = [P.CKA_VERIFY, P.CKA_ENCRYPT, P.CKA_WRAP, P.CKA_DERIVE, P.CKA_VERIFY_RECOVER];
+// Usage flags every key template states explicitly, true only where the purpose needs them; the
+// names are what show and doctor print. Each class has only the flags PKCS#11 defines for it.
+export const USAGE_FLAGS: Record<ObjectClass, Array<[number, string]>> = {
+  secret: [[P.CKA_ENCRYPT, 'encrypt'], [P.CKA_DECRYPT, 'decrypt'], [P.CKA_WRAP, 'wrap'], [P.CKA_UNWRAP, 'unwrap'], [P.CKA_SIGN, 'sign'], [P.CKA_VERIFY, 'verify'], [P.CKA_DERIVE, 'derive']],
+  private: [[P.CKA_SIGN, 'sign'], [P.CKA_DECRYPT, 'decrypt'], [P.CKA_UNWRAP, 'unwrap'], [P.CKA_DERIVE, 'derive'], [P.CKA_SIGN_RECOVER, 'sign-recover']],
+  public: [[P.CKA_VERIFY, 'verify'], [P.CKA_ENCRYPT, 'encrypt'], [P.CKA_WRAP, 'wrap'], [P.CKA_DERIVE, 'derive'], [P.CKA_VERIFY_RECOVER, 'verify-recover']],
+};
+const USAGE_SECRET = USAGE_FLAGS.secret.map(([t]) => t);
+const USAGE_PRIVATE = USAGE_FLAGS.private.map(([t]) => t);
+const USAGE_PUBLIC = USAGE_FLAGS.public.map(([t]) => t);
 
 function gcm(iv: Buffer, aad: Buffer): pkcs11js.Mechanism {
   const parameter: pkcs11js.GcmParams = { type: P.CK_PARAMS_GCM, iv, ivBits: iv.length * 8, aad, tagBits: 128 };
