@@ -48,6 +48,8 @@ export interface KmsErrorOptions {
   cause?: unknown;
   /** Finer, stable reason for scripts, e.g. "context-mismatch" or "CKR_PIN_INCORRECT". */
   reason?: string;
+  /** Structured findings that go with the error into the JSON document (doctor findings, verify breaks). */
+  details?: Record<string, unknown>;
 }
 
 /** An error the operator can act on: a stable code, an exit code and, where there is one, the next command to run. */
@@ -56,6 +58,7 @@ export class KmsError extends Error {
   readonly exitCode: number;
   readonly hint?: string;
   readonly reason?: string;
+  readonly details?: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, opts: KmsErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -64,6 +67,7 @@ export class KmsError extends Error {
     this.exitCode = EXIT_OF[code];
     this.hint = opts.hint;
     this.reason = opts.reason;
+    this.details = opts.details;
   }
 }
 

@@ -32,7 +32,8 @@ export function renderError(e: KmsError | InternalError, flags: RuntimeFlags): n
     const error: Record<string, unknown> = { code: e.code, message, exitCode: e.exitCode };
     if (e instanceof KmsError && e.reason) error.reason = e.reason;
     if (hint) error.hint = hint;
-    process.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
+    const extra = e instanceof KmsError && e.details ? e.details : {};
+    process.stdout.write(`${JSON.stringify({ ok: false, ...extra, error })}\n`);
   } else {
     const c = colours(flags);
     process.stderr.write(`${c.red('kmsctl:')} ${message}${hint ? ` (${hint})` : ''}\n`);
