@@ -35,6 +35,9 @@ export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Re
     .description('Key management on a PKCS#11 token: create, rotate, wrap, unwrap, sign, audit.')
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
+    // Program options end at the subcommand, so a subcommand's --version N is not kmsctl's -V/--version;
+    // the global options are declared on every command too (hidden in its help), so they work anywhere.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   for (const o of GLOBAL_OPTIONS) program.addOption(toOption(o));
@@ -45,7 +48,8 @@ export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Re
     const cmd = parent.command(spec.args ? `${spec.name} ${spec.args}` : spec.name).description(spec.summary);
     if (!spec.parent) byName.set(spec.name, cmd);
     for (const o of spec.options ?? []) cmd.addOption(toOption(o));
-    cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+    for (const o of GLOBAL_OPTIONS) cmd.addOption(toOption(o).hideHelp());
+    cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n\nGlobal options (--home, --module, --token, --pin-file, --json, --no-input ...): kmsctl --help\n`);
     cmd.exitOverride().configureOutput({ writeErr: () => undefined, outputError: () => undefined });
     cmd.action(async function (this: Command) {
       await onRun(spec, this.args, this.optsWithGlobals());

@@ -1,4 +1,4 @@
-import { immediate } from '../ledger/db.js';
+import { immediate, type Db } from '../ledger/db.js';
 import { findKey, insertIntent, deleteIntent, insertKey, insertVersion, type KeyRow, type VersionRow } from '../ledger/records.js';
 import { exists, usage } from '../errors.js';
 import { faultPoint } from '../faults.js';
@@ -32,6 +32,15 @@ export function generateVersion(ctx: KeyCtx, spec: Spec, alias: string, version:
   return publicKeyOf(spec, g);
 }
 
+/** The ledger half of a create: key row, version 1, intent gone, in one transaction. */
+export function completeCreate(db: Db, key: KeyRow, ckaId: Buffer, publicKey: Buffer | null, intentId: number): void {
+  immediate(db, 'completing the create', () => {
+    insertKey(db, key);
+    insertVersion(db, { key_id: key.id, version: 1, state: 'enabled', cka_id: ckaId, public_key: publicKey, created_at: key.created_at });
+    deleteIntent(db, intentId);
+  });
+}
+
 export function createKey(ctx: KeyCtx, scope: AuditScope, input: CreateInput): { key: KeyRow; version: Pick<VersionRow, 'version' | 'cka_id'> } {
   const alias = checkAlias(input.alias);
   scope.alias = alias;
@@ -45,22 +54,6 @@ export function createKey(ctx: KeyCtx, scope: AuditScope, input: CreateInput): {
   scope.keyId = keyId;
   scope.version = 1;
   const createdAt = ctx.now().toISOString();
-  const intentId = immediate(ctx.db, 'recording the create intent', () => {
-    if (findKey(ctx.db, alias)) throw exists(`a key with alias "${alias}" already exists`, { hint: `use another alias, or kmsctl rotate ${alias} for a new version` });
-    const racing = ctx.db.prepare('SELECT 1 FROM intents WHERE alias = ?').get(alias);
-    if (racing) throw exists(`a key with alias "${alias}" is being created by another kmsctl`, { hint: 'if that process died, run kmsctl doctor' });
-    return insertIntent(ctx.db, { op: 'create', key_id: keyId, alias, version: 1, cka_id: ckaId, data: JSON.stringify({ spec, exportable: input.exportable === true }), created_at: createdAt, pid: process.pid });
-  });
-
-  let publicKey: Buffer | null;
-  try {
-    publicKey = generateVersion(ctx, spec, alias, 1, ckaId, input.exportable === true, 'create');
-  } catch (e) {
-    // Nothing reached the token: drop the intent so no trace of the failed create remains.
-    immediate(ctx.db, 'rolling back the create intent', () => deleteIntent(ctx.db, intentId));
-    throw e;
-  }
-
   const key: KeyRow = {
     id: keyId,
     alias,
@@ -78,11 +71,23 @@ export function createKey(ctx: KeyCtx, scope: AuditScope, input: CreateInput): {
     destroy_after: null,
     last_rotated_at: createdAt,
   };
-  immediate(ctx.db, 'completing the create', () => {
-    insertKey(ctx.db, key);
-    insertVersion(ctx.db, { key_id: keyId, version: 1, state: 'enabled', cka_id: ckaId, public_key: publicKey, created_at: createdAt });
-    deleteIntent(ctx.db, intentId);
+  // The intent carries the whole key row, so doctor --repair can complete a create that was killed.
+  const intentId = immediate(ctx.db, 'recording the create intent', () => {
+    if (findKey(ctx.db, alias)) throw exists(`a key with alias "${alias}" already exists`, { hint: `use another alias, or kmsctl rotate ${alias} for a new version` });
+    const racing = ctx.db.prepare('SELECT 1 FROM intents WHERE alias = ?').get(alias);
+    if (racing) throw exists(`a key with alias "${alias}" is being created by another kmsctl`, { hint: 'if that process died, run kmsctl doctor' });
+    return insertIntent(ctx.db, { op: 'create', key_id: keyId, alias, version: 1, cka_id: ckaId, data: JSON.stringify({ key }), created_at: createdAt, pid: process.pid });
   });
+
+  let publicKey: Buffer | null;
+  try {
+    publicKey = generateVersion(ctx, spec, alias, 1, ckaId, input.exportable === true, 'create');
+  } catch (e) {
+    // Nothing reached the token: drop the intent so no trace of the failed create remains.
+    immediate(ctx.db, 'rolling back the create intent', () => deleteIntent(ctx.db, intentId));
+    throw e;
+  }
+  completeCreate(ctx.db, key, ckaId, publicKey, intentId);
   faultPoint('create:after-ledger');
   return { key, version: { version: 1, cka_id: ckaId } };
 }

@@ -40,7 +40,7 @@ export function requireEnabled(key: KeyRow, op: string, now: Date): void {
       : key.state === 'pending-deletion'
         ? `restore it with kmsctl restore ${key.alias}`
         : 'a destroyed key cannot come back';
-  throw denied(`key ${key.alias} is ${key.state}${daysLeft(key.destroy_after, now)}: it cannot ${op}`, { hint: way, reason: `key-${key.state}` });
+  throw denied(`key ${key.alias} is ${key.state}${key.state === 'pending-deletion' ? daysLeft(key.destroy_after, now) : ''}: it cannot ${op}`, { hint: way, reason: `key-${key.state}` });
 }
 
 export function requireVersionEnabled(key: KeyRow, v: VersionRow, op: string, now: Date): void {
@@ -51,7 +51,7 @@ export function requireVersionEnabled(key: KeyRow, v: VersionRow, op: string, no
       : v.state === 'pending-destruction'
         ? `restore it with kmsctl restore ${key.alias} --version ${v.version}`
         : 'a destroyed version cannot come back';
-  throw denied(`version ${v.version} of ${key.alias} is ${v.state}${daysLeft(v.destroy_after, now)}: it cannot ${op}`, { hint: way, reason: `version-${v.state}` });
+  throw denied(`version ${v.version} of ${key.alias} is ${v.state}${v.state === 'pending-destruction' ? daysLeft(v.destroy_after, now) : ''}: it cannot ${op}`, { hint: way, reason: `version-${v.state}` });
 }
 
 const NEEDS: Record<Purpose, string> = { wrap: 'an aes-256 key', mac: 'an hmac-sha256 key', sign: 'a signing key (ec-*, ed25519, rsa-*)' };

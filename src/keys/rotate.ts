@@ -1,4 +1,4 @@
-import { immediate } from '../ledger/db.js';
+import { immediate, type Db } from '../ledger/db.js';
 import { insertIntent, deleteIntent, insertVersion, type KeyRow } from '../ledger/records.js';
 import { newCkaId } from './ids.js';
 import { requireEnabled, requireKey } from './resolve.js';
@@ -10,6 +10,17 @@ export interface RotateResult {
   key: KeyRow;
   version: number;
   previous: number;
+}
+
+/** The ledger half of a rotation; concurrent rotations may complete out of order, so the highest version wins primary. */
+export function completeRotate(db: Db, keyId: string, version: number, ckaId: Buffer, publicKey: Buffer | null, intentId: number, at: string): number {
+  return immediate(db, 'completing the rotation', () => {
+    const cur = db.prepare('SELECT primary_version FROM keys WHERE id = ?').get(keyId) as { primary_version: number };
+    insertVersion(db, { key_id: keyId, version, state: 'enabled', cka_id: ckaId, public_key: publicKey, created_at: at });
+    db.prepare('UPDATE keys SET primary_version = MAX(primary_version, ?), last_rotated_at = ?, updated_at = ? WHERE id = ?').run(version, at, at, keyId);
+    deleteIntent(db, intentId);
+    return cur.primary_version;
+  });
 }
 
 /** Adds version N+1 and makes it primary; the number is reserved under the write lock, so concurrent rotations never collide. */
@@ -38,15 +49,7 @@ export function rotateKey(ctx: KeyCtx, scope: AuditScope, ref: string): RotateRe
     immediate(ctx.db, 'rolling back the rotate intent', () => deleteIntent(ctx.db, intentId));
     throw e;
   }
-  const at = ctx.now().toISOString();
-  const previous = immediate(ctx.db, 'completing the rotation', () => {
-    const cur = ctx.db.prepare('SELECT primary_version FROM keys WHERE id = ?').get(key.id) as { primary_version: number };
-    insertVersion(ctx.db, { key_id: key.id, version, state: 'enabled', cka_id: ckaId, public_key: publicKey, created_at: at });
-    // Concurrent rotations may complete out of order: the highest version wins primary.
-    ctx.db.prepare('UPDATE keys SET primary_version = MAX(primary_version, ?), last_rotated_at = ?, updated_at = ? WHERE id = ?').run(version, at, at, key.id);
-    deleteIntent(ctx.db, intentId);
-    return cur.primary_version;
-  });
+  const previous = completeRotate(ctx.db, key.id, version, ckaId, publicKey, intentId, ctx.now().toISOString());
   faultPoint('rotate:after-ledger');
   scope.details.previous = previous;
   return { key: { ...key, primary_version: Math.max(previous, version) }, version, previous };

@@ -290,6 +290,10 @@ export class Token {
     return hits[0];
   }
 
+  findAll(cls: ObjectClass, id: Buffer): Handle[] {
+    return this.find([{ type: P.CKA_CLASS, value: CLASS[cls] }, { type: P.CKA_ID, value: id }]);
+  }
+
   /** Every key object with a CKA_ID, for doctor. */
   listKeyObjects(): ObjectSummary[] {
     const out: ObjectSummary[] = [];
@@ -308,6 +312,23 @@ export class Token {
       return new Map(res.map((a) => [a.type, a.value as Buffer]));
     } catch (e) {
       throw fromPkcs11(e, 'reading key attributes');
+    }
+  }
+
+  /** Public key material of an existing public key object (doctor completes an interrupted create with it). */
+  publicMaterial(h: Handle, spec: Spec): GeneratedKey {
+    if (spec.startsWith('rsa-')) {
+      const a = this.attributes(h, [P.CKA_MODULUS, P.CKA_PUBLIC_EXPONENT]);
+      return { modulus: a.get(P.CKA_MODULUS), publicExponent: a.get(P.CKA_PUBLIC_EXPONENT) };
+    }
+    return { ecPoint: this.attributes(h, [P.CKA_EC_POINT]).get(P.CKA_EC_POINT) };
+  }
+
+  setAttributes(h: Handle, template: pkcs11js.Template): void {
+    try {
+      this.lib.C_SetAttributeValue(this.s, h, template);
+    } catch (e) {
+      throw fromPkcs11(e, 'changing key attributes');
     }
   }
 
