@@ -19,6 +19,8 @@ export interface CommandSpec {
   examples: string[];
   /** Argument completion for shells: KEY completes aliases from the ledger. */
   completeArg?: 'key' | 'shell';
+  /** Not listed in help or completions (the shells' own alias lookup). */
+  hidden?: boolean;
 }
 
 const IN: OptionSpec = { flags: '--in <file>', description: 'read input from this file (default: stdin)' };
@@ -214,6 +216,19 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--limit <n>', description: 'at most this many (the newest)' },
     ],
     examples: ['kmsctl audit --key payments --limit 20', 'kmsctl audit --json'],
+  },
+  {
+    name: 'completion',
+    args: '<shell>',
+    summary: 'print the completion script for bash, zsh or fish (the same as completions/)',
+    examples: ['kmsctl completion bash > /etc/bash_completion.d/kmsctl', 'kmsctl completion zsh > "${fpath[1]}/_kmsctl"', 'kmsctl completion fish > ~/.config/fish/completions/kmsctl.fish'],
+    completeArg: 'shell',
+  },
+  {
+    name: '__aliases',
+    summary: 'key aliases, one a line, for shell completion',
+    examples: ['kmsctl __aliases'],
+    hidden: true,
   },
   {
     name: 'demo',

@@ -45,7 +45,7 @@ export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Re
   for (const spec of COMMANDS) {
     const parent = spec.parent ? byName.get(spec.parent) : program;
     if (!parent) throw new Error(`command table: ${spec.name} names unknown parent ${spec.parent}`);
-    const cmd = parent.command(spec.args ? `${spec.name} ${spec.args}` : spec.name).description(spec.summary);
+    const cmd = parent.command(spec.args ? `${spec.name} ${spec.args}` : spec.name, { hidden: spec.hidden === true }).description(spec.summary);
     if (!spec.parent) byName.set(spec.name, cmd);
     for (const o of spec.options ?? []) cmd.addOption(toOption(o));
     for (const o of GLOBAL_OPTIONS) cmd.addOption(toOption(o).hideHelp());
