@@ -66,6 +66,7 @@ function commanderToKms(e: CommanderError): KmsError {
 export async function main(argv: string[]): Promise<number> {
   const jsonWanted = argv.includes('--json');
   let rt: Runtime | undefined;
+  let exitCode = 0;
   let flags: RuntimeFlags = { json: jsonWanted, color: !argv.includes('--no-color') };
   const onSigint = () => {
     rt?.close();
@@ -80,9 +81,10 @@ export async function main(argv: string[]): Promise<number> {
       const handler = await loadHandler(spec);
       const result = await handler(rt, args, opts);
       renderResult(result, flags);
+      exitCode = result.exitCode ?? 0;
     });
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;

@@ -9,6 +9,7 @@ export function colours(flags: RuntimeFlags) {
 }
 
 export function renderResult(r: CommandResult, flags: RuntimeFlags): void {
+  if (r.batch) return;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ ok: true, ...r.data })}\n`);
     return;

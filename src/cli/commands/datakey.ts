@@ -2,10 +2,17 @@ import type { Handler } from '../result.js';
 import { datakey } from '../../keys/envelope-ops.js';
 import { parseContextArgs, toText } from '../../envelope/index.js';
 import { writeOutputAtomic } from '../io.js';
+import { datakeyBatch } from '../batch-ops.js';
+import { usage } from '../../errors.js';
 
 export const run: Handler = async (rt, [ref], o) => {
   const context = parseContextArgs((o.context as string[] | undefined) ?? []);
   const bytes = o.bytes === undefined ? 32 : Number(o.bytes);
+  if (o.count !== undefined) {
+    const count = String(o.count);
+    if (!/^[1-9]\d{0,6}$/.test(count)) throw usage(`--count must be a whole number from 1 to 9999999, not "${count}"`);
+    return datakeyBatch(rt, ref, bytes, Number(count), context);
+  }
   const ctx = await rt.keyCtx();
   const d = await rt.audited('datakey', (scope) => datakey(ctx, scope, ref, bytes, context));
   const blob = toText(d.blob);

@@ -2,8 +2,10 @@ import type { Handler } from '../result.js';
 import { unwrap } from '../../keys/envelope-ops.js';
 import { parseContextArgs } from '../../envelope/index.js';
 import { readInput, writeOutputAtomic } from '../io.js';
+import { unwrapBatch } from '../batch-ops.js';
 
 export const run: Handler = async (rt, _args, o) => {
+  if (o.batch) return unwrapBatch(rt);
   const context = parseContextArgs((o.context as string[] | undefined) ?? []);
   const input = readInput(o.in as string | undefined, 'unwrap');
   const ctx = await rt.keyCtx();
