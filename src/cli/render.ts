@@ -8,6 +8,15 @@ export function colours(flags: RuntimeFlags) {
   return new Chalk(off ? { level: 0 } : {});
 }
 
+type Paint = ReturnType<typeof colours>;
+
+/** States in colour at a terminal: green usable, yellow paused, red on the way out. */
+export function paintState(c: Paint, state: string, text = state): string {
+  if (state === 'enabled' || state === 'success') return c.green(text);
+  if (state === 'disabled') return c.yellow(text);
+  return c.red(text);
+}
+
 export function renderResult(r: CommandResult, flags: RuntimeFlags): void {
   if (r.batch) return;
   if (flags.json) {

@@ -2,6 +2,7 @@ import type { Handler } from '../result.js';
 import { queryAudit } from '../../audit/query.js';
 import { usage } from '../../errors.js';
 import { table } from '../table.js';
+import { colours, paintState } from '../render.js';
 
 function whole(name: string, v: unknown, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -11,9 +12,10 @@ function whole(name: string, v: unknown, min: number): number | undefined {
 }
 
 export const run: Handler = async (rt, _args, o) => {
+  const c = colours(rt.flags);
   const records = queryAudit(rt.ledger(), { key: o.key as string | undefined, sinceSeq: whole('--since-seq', o.sinceSeq, 0), limit: whole('--limit', o.limit, 1) });
   const text = records.length === 0
     ? 'no audit records match'
-    : table(['SEQ', 'TIME (UTC)', 'ACTOR', 'COMMAND', 'KEY', 'V', 'OUTCOME', 'MS'], records.map((r) => [r.seq, r.ts.slice(0, 19).replace('T', ' '), r.actor, r.command, r.alias ?? '-', r.version ?? '-', r.errorCode ? `${r.outcome}: ${r.errorCode}` : r.outcome, r.durationMs]));
+    : table(['SEQ', 'TIME (UTC)', 'ACTOR', 'COMMAND', 'KEY', 'V', 'OUTCOME', 'MS'], records.map((r) => [r.seq, r.ts.slice(0, 19).replace('T', ' '), r.actor, r.command, r.alias ?? '-', r.version ?? '-', paintState(c, r.outcome, r.errorCode ? `${r.outcome}: ${r.errorCode}` : r.outcome), r.durationMs]));
   return { data: { records }, text };
 };
