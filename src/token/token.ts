@@ -1,5 +1,5 @@
 import pkcs11js from 'pkcs11js';
-import { KmsError, InternalError, unavailable, configError, notFound, badData } from '../errors.js';
+import { KmsError, InternalError, unavailable, configError, notFound, badData, temporary } from '../errors.js';
 import { fromPkcs11, ckrName } from './ckr.js';
 import { normaliseLabel, type TokenSelector } from './uri.js';
 import { mechanismsFor, EC_PARAMS, CKK_EC_EDWARDS, CKM_EC_EDWARDS_KEY_PAIR_GEN } from './mechanisms.js';
@@ -48,6 +48,19 @@ export const USAGE_FLAGS: Record<ObjectClass, Array<[number, string]>> = {
 const USAGE_SECRET = USAGE_FLAGS.secret.map(([t]) => t);
 const USAGE_PRIVATE = USAGE_FLAGS.private.map(([t]) => t);
 const USAGE_PUBLIC = USAGE_FLAGS.public.map(([t]) => t);
+
+const OPEN_ATTEMPTS = 8;
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** A read of the token that a concurrent writer can spoil: retried, never reported as a bug at once. */
+function isTransientOpen(e: unknown): boolean {
+  if (e instanceof KmsError) return e.reason === 'token-not-found';
+  if (e instanceof InternalError) return /CKR_GENERAL_ERROR|CKR_DEVICE_ERROR/.test(e.message);
+  return false;
+}
 
 function gcm(iv: Buffer, aad: Buffer): pkcs11js.Mechanism {
   const parameter: pkcs11js.GcmParams = { type: P.CK_PARAMS_GCM, iv, ivBits: iv.length * 8, aad, tagBits: 128 };
@@ -168,6 +181,23 @@ export class Token {
 
   /** Opens the one token the selector names; never picks by slot number, never takes "the first" of several. */
   static open(modulePath: string, sel: TokenSelector): Token {
+    // SoftHSM's file store can be caught mid-write by another process (several CI jobs on one token):
+    // the token then reads as absent or C_GetTokenInfo fails with CKR_GENERAL_ERROR for a moment. Such
+    // a read is retried from a fresh C_Initialize; if it persists it is "temporary" (75), not a bug.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return Token.openOnce(modulePath, sel);
+      } catch (e) {
+        if (!isTransientOpen(e)) throw e;
+        if (attempt >= OPEN_ATTEMPTS) {
+          throw temporary(`the token could not be read consistently after ${attempt} tries (another process may be writing to it): ${e instanceof Error ? e.message : String(e)}`, { cause: e, hint: 'retry the command' });
+        }
+        sleepMs(20 * attempt);
+      }
+    }
+  }
+
+  private static openOnce(modulePath: string, sel: TokenSelector): Token {
     const lib = Token.loadModule(modulePath);
     try {
       const all = Token.listTokens(lib).filter((t) => t.initialized);
@@ -175,7 +205,7 @@ export class Token {
       const what = [sel.label !== undefined ? `label "${sel.label}"` : '', sel.serial !== undefined ? `serial ${sel.serial}` : ''].filter(Boolean).join(' and ');
       if (hits.length === 0) {
         const seen = all.map((t) => `"${t.info.label}" (serial ${t.info.serial})`).join(', ') || 'none';
-        throw unavailable(`no token with ${what} in ${modulePath}; tokens present: ${seen}`);
+        throw unavailable(`no token with ${what} in ${modulePath}; tokens present: ${seen}`, { reason: 'token-not-found' });
       }
       if (hits.length > 1) {
         throw configError(`${hits.length} tokens match ${what}; select one with --token-serial`);
@@ -196,11 +226,22 @@ export class Token {
 
   login(pin: string): void {
     if (this.loggedIn) return;
-    try {
-      this.lib.C_Login(this.s, P.CKU_USER, pin);
-    } catch (e) {
-      // Another session of this process may have logged in already: the login state is per application.
-      if (ckrName(e) !== 'CKR_USER_ALREADY_LOGGED_IN') throw fromPkcs11(e, 'logging in to the token');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.lib.C_Login(this.s, P.CKU_USER, pin);
+        break;
+      } catch (e) {
+        const name = ckrName(e);
+        // Another session of this process may have logged in already: the login state is per application.
+        if (name === 'CKR_USER_ALREADY_LOGGED_IN') break;
+        // SoftHSM reads the token's PIN data from its file store; a concurrent writer can make that read fail.
+        if (name === 'CKR_GENERAL_ERROR' && attempt < OPEN_ATTEMPTS) {
+          sleepMs(20 * attempt);
+          continue;
+        }
+        if (name === 'CKR_GENERAL_ERROR') throw temporary('logging in to the token failed repeatedly (CKR_GENERAL_ERROR; another process may be writing to it)', { cause: e, hint: 'retry the command' });
+        throw fromPkcs11(e, 'logging in to the token');
+      }
     }
     this.loggedIn = true;
   }
