@@ -48,7 +48,8 @@ export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Re
     const cmd = parent.command(spec.args ? `${spec.name} ${spec.args}` : spec.name, { hidden: spec.hidden === true }).description(spec.summary);
     if (!spec.parent) byName.set(spec.name, cmd);
     for (const o of spec.options ?? []) cmd.addOption(toOption(o));
-    for (const o of GLOBAL_OPTIONS) cmd.addOption(toOption(o).hideHelp());
+    // A command may give a global flag a meaning of its own (audit --actor filters by actor).
+    for (const o of GLOBAL_OPTIONS) if (!spec.options?.some((s) => s.flags === o.flags)) cmd.addOption(toOption(o).hideHelp());
     cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n\nGlobal options (--home, --module, --token, --pin-file, --json, --no-input ...): kmsctl --help\n`);
     cmd.exitOverride().configureOutput({ writeErr: () => undefined, outputError: () => undefined });
     cmd.action(async function (this: Command) {
@@ -58,8 +59,29 @@ export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Re
   return program;
 }
 
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** Commander suggests only visible options; the global ones are hidden on subcommands, so suggest those here. */
+function suggestGlobal(message: string): string {
+  const bad = /unknown option '(--[^'=]+)/.exec(message)?.[1];
+  if (!bad || /Did you mean/.test(message)) return message;
+  const best = GLOBAL_OPTIONS.map((o) => /--[a-z-]+/.exec(o.flags)![0])
+    .map((flag) => ({ flag, d: distance(bad, flag) }))
+    .sort((x, y) => x.d - y.d)[0];
+  return best && best.d <= Math.max(2, Math.floor(bad.length / 3)) ? `${message} (Did you mean ${best.flag}?)` : message;
+}
+
 function commanderToKms(e: CommanderError): KmsError {
-  const message = e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  const message = suggestGlobal(e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' '));
   return new KmsError('usage', message, { reason: e.code.replace(/^commander\./, ''), hint: 'see kmsctl --help' });
 }
 
@@ -78,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     const program = buildProgram(async (spec, args, opts) => {
       flags = opts as RuntimeFlags;
       rt = await Runtime.create(flags);
+      rt.command = spec.parent ? `${spec.parent} ${spec.name}` : spec.name;
       const handler = await loadHandler(spec);
       const result = await handler(rt, args, opts);
       renderResult(result, flags);
