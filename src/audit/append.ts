@@ -3,6 +3,12 @@ import type { Db } from '../ledger/db.js';
 import { immediate } from '../ledger/db.js';
 import { GENESIS_HASH, canonicalJson, recordHash, type AuditFields } from './canonical.js';
 
+/** MACs a record's hash with the ledger's audit key on the token (see seal.ts). */
+export interface Sealer {
+  seal(hash: Buffer): Buffer;
+  check(hash: Buffer, seal: Buffer): boolean;
+}
+
 export interface Actor {
   actor: string;
   osUser: string;
@@ -31,9 +37,23 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-type Row = AuditFields & { prev_hash: Buffer; hash: Buffer };
+/** An audit row as SQLite stores it. */
+export type StoredRecord = AuditFields & { prev_hash: Buffer; hash: Buffer; seal: Buffer | null };
+type Row = StoredRecord;
 
-function buildRow(db: Db, who: Actor, e: AuditEntry, ts: string, last: { seq: number; hash: Buffer }): Row {
+export function fieldsOf(r: StoredRecord): AuditFields {
+  return {
+    seq: r.seq, ts: r.ts, actor: r.actor, os_user: r.os_user, host: r.host, command: r.command, key_id: r.key_id, alias: r.alias,
+    version: r.version, outcome: r.outcome, error_code: r.error_code, duration_ms: r.duration_ms, details: r.details,
+  };
+}
+
+/** The record's own hash still matches its fields (with its stored seq, or another one to test). */
+export function hashMatches(r: StoredRecord, seq = r.seq): boolean {
+  return recordHash({ ...fieldsOf(r), seq }, r.prev_hash).equals(r.hash);
+}
+
+function buildRow(who: Actor, e: AuditEntry, ts: string, last: { seq: number; hash: Buffer }, sealer?: Sealer): Row {
   const fields: AuditFields = {
     seq: last.seq + 1,
     ts,
@@ -49,7 +69,8 @@ function buildRow(db: Db, who: Actor, e: AuditEntry, ts: string, last: { seq: nu
     duration_ms: Math.max(0, Math.round(e.durationMs)),
     details: canonicalJson(e.details ?? {}),
   };
-  return { ...fields, prev_hash: last.hash, hash: recordHash(fields, last.hash) };
+  const hash = recordHash(fields, last.hash);
+  return { ...fields, prev_hash: last.hash, hash, seal: sealer ? sealer.seal(hash) : null };
 }
 
 function lastLink(db: Db): { seq: number; hash: Buffer } {
@@ -58,20 +79,44 @@ function lastLink(db: Db): { seq: number; hash: Buffer } {
 }
 
 const INSERT = `INSERT INTO audit (seq, ts, actor, os_user, host, command, key_id, alias, version, outcome, error_code,
-  duration_ms, details, prev_hash, hash) VALUES (@seq, @ts, @actor, @os_user, @host, @command, @key_id, @alias,
-  @version, @outcome, @error_code, @duration_ms, @details, @prev_hash, @hash)`;
+  duration_ms, details, prev_hash, hash, seal) VALUES (@seq, @ts, @actor, @os_user, @host, @command, @key_id, @alias,
+  @version, @outcome, @error_code, @duration_ms, @details, @prev_hash, @hash, @seal)`;
+
+/**
+ * Seals the records written without a token session, oldest first, each only after its hash and its
+ * link to the record before it check out: a record that was tampered with while it waited stays
+ * unsealed, and `audit verify` names it. Returns how many were sealed.
+ */
+export function sealPendingInTx(db: Db, sealer: Sealer): number {
+  const pending = db.prepare('SELECT * FROM audit WHERE seal IS NULL ORDER BY seq').all() as StoredRecord[];
+  if (pending.length === 0) return 0;
+  const before = db.prepare('SELECT seq, hash FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT 1').get(pending[0].seq) as { seq: number; hash: Buffer } | undefined;
+  let prev = before ?? { seq: 0, hash: GENESIS_HASH };
+  const update = db.prepare('UPDATE audit SET seal = ? WHERE seq = ? AND seal IS NULL');
+  let n = 0;
+  for (const r of pending) {
+    if (r.seq !== prev.seq + 1 || !r.prev_hash.equals(prev.hash) || !hashMatches(r)) break;
+    update.run(sealer.seal(r.hash), r.seq);
+    prev = r;
+    n++;
+  }
+  return n;
+}
 
 /**
  * Appends records to the hash chain inside the caller's transaction (or its own): the previous hash is
  * read under the write lock, so concurrent writers can never fork the chain.
  */
-export function appendAuditInTx(db: Db, who: Actor, entries: AuditEntry[], now: Date): number[] {
+export function appendAuditInTx(db: Db, who: Actor, entries: AuditEntry[], now: Date, sealer?: Sealer): number[] {
+  // With a token session, what waited for a seal is sealed first, in this same transaction: so a sealed
+  // record follows an unsealed one only where that one fails its checks.
+  if (sealer) sealPendingInTx(db, sealer);
   let last = lastLink(db);
   const stmt = db.prepare(INSERT);
   const seqs: number[] = [];
   const ts = now.toISOString();
   for (const e of entries) {
-    const row = buildRow(db, who, e, ts, last);
+    const row = buildRow(who, e, ts, last, sealer);
     stmt.run(row);
     last = { seq: row.seq, hash: row.hash };
     seqs.push(row.seq);
@@ -79,6 +124,6 @@ export function appendAuditInTx(db: Db, who: Actor, entries: AuditEntry[], now: 
   return seqs;
 }
 
-export function appendAudit(db: Db, who: Actor, entries: AuditEntry[], now: Date): number[] {
-  return immediate(db, 'writing the audit trail', () => appendAuditInTx(db, who, entries, now));
+export function appendAudit(db: Db, who: Actor, entries: AuditEntry[], now: Date, sealer?: Sealer): number[] {
+  return immediate(db, 'writing the audit trail', () => appendAuditInTx(db, who, entries, now, sealer));
 }

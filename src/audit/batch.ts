@@ -1,7 +1,7 @@
 import type { Db } from '../ledger/db.js';
 import { immediate } from '../ledger/db.js';
 import { recordUse } from '../ledger/records.js';
-import { appendAuditInTx, type Actor, type AuditEntry } from './append.js';
+import { appendAuditInTx, type Actor, type AuditEntry, type Sealer } from './append.js';
 
 /**
  * Audit records of a batch: one record per item, written with the items' use counts in one transaction
@@ -17,6 +17,8 @@ export class AuditBatch {
     private readonly who: Actor,
     private readonly now: () => Date,
     private readonly chunk = 1000,
+    /** With a token session: each chunk's records are sealed in the chunk's transaction. */
+    private readonly sealer?: Sealer,
   ) {}
 
   add(entry: AuditEntry, use?: { keyId: string; version: number }): void {
@@ -39,7 +41,7 @@ export class AuditBatch {
     const at = this.now();
     immediate(this.db, 'writing batch audit records', () => {
       for (const u of uses) recordUse(this.db, u.keyId, u.version, entries[0].command, at.toISOString(), u.count);
-      appendAuditInTx(this.db, this.who, entries, at);
+      appendAuditInTx(this.db, this.who, entries, at, this.sealer);
     });
     this.written += entries.length;
   }

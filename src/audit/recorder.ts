@@ -4,7 +4,7 @@ import { immediate } from '../ledger/db.js';
 import { recordUse } from '../ledger/records.js';
 import { KmsError } from '../errors.js';
 import type { AuditScope } from '../keys/context.js';
-import { appendAuditInTx, type Actor } from './append.js';
+import { appendAuditInTx, type Actor, type Sealer } from './append.js';
 
 function errorCodeOf(e: unknown): string {
   if (e instanceof KmsError) return e.reason ?? e.code;
@@ -13,9 +13,10 @@ function errorCodeOf(e: unknown): string {
 
 /**
  * Runs one operation and writes its audit record, success or failure, in one transaction with the
- * use counts of the versions it used. A record is never skipped because the operation failed.
+ * use counts of the versions it used. A record is never skipped because the operation failed. With a
+ * token session (sealer), the record is sealed in that same transaction.
  */
-export async function audited<T>(db: Db, who: Actor, command: string, scope: AuditScope, now: () => Date, fn: () => T | Promise<T>): Promise<T> {
+export async function audited<T>(db: Db, who: Actor, command: string, scope: AuditScope, now: () => Date, fn: () => T | Promise<T>, sealer?: Sealer): Promise<T> {
   const t0 = performance.now();
   let result: T;
   try {
@@ -32,7 +33,7 @@ export async function audited<T>(db: Db, who: Actor, command: string, scope: Aud
       details: scope.details,
     };
     try {
-      immediate(db, 'writing the audit record', () => appendAuditInTx(db, who, [failure], now()));
+      immediate(db, 'writing the audit record', () => appendAuditInTx(db, who, [failure], now(), sealer));
     } catch {
       // The operation's own error is the one the operator needs; a busy ledger must not hide it.
     }
@@ -41,7 +42,7 @@ export async function audited<T>(db: Db, who: Actor, command: string, scope: Aud
   const at = now();
   immediate(db, 'writing the audit record', () => {
     for (const u of scope.uses) recordUse(db, u.keyId, u.version, command, at.toISOString(), u.count);
-    appendAuditInTx(db, who, [{ command, keyId: scope.keyId, alias: scope.alias, version: scope.version, outcome: 'success', durationMs: performance.now() - t0, details: scope.details }], at);
+    appendAuditInTx(db, who, [{ command, keyId: scope.keyId, alias: scope.alias, version: scope.version, outcome: 'success', durationMs: performance.now() - t0, details: scope.details }], at, sealer);
   });
   return result;
 }

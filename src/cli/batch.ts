@@ -78,7 +78,7 @@ async function* counted(n: number): AsyncGenerator<string> {
 }
 
 export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: { count?: number } = {}): Promise<CommandResult> {
-  const audit = new AuditBatch(rt.ledger(), rt.who, rt.now);
+  const audit = new AuditBatch(rt.ledger(), rt.who, rt.now, undefined, rt.auditSealer());
   const progress = new Progress(Boolean(process.stderr.isTTY) && !rt.flags.quiet, opts.count);
   const source = opts.count === undefined ? stdinLines() : counted(opts.count);
   let line = 0;

@@ -6,8 +6,9 @@ import { requireModuleFile } from '../token/module.js';
 import { resolvePin } from '../token/pin.js';
 import { Token } from '../token/token.js';
 import { configError } from '../errors.js';
-import { osActor, type Actor } from '../audit/append.js';
+import { osActor, type Actor, type Sealer } from '../audit/append.js';
 import { audited } from '../audit/recorder.js';
+import { ensureAuditKey, type AuditKey } from '../audit/seal.js';
 import { newScope, type AuditScope, type KeyCtx, type LedgerCtx } from '../keys/context.js';
 import type { TokenSelector } from '../token/uri.js';
 import { promptSecret } from './prompt.js';
@@ -29,6 +30,7 @@ export class Runtime {
   readonly now = () => new Date();
   private db: Db | null = null;
   private token: Token | null = null;
+  private auditKey: AuditKey | null = null;
 
   private constructor(flags: RuntimeFlags, config: Config) {
     this.flags = flags;
@@ -90,15 +92,27 @@ export class Runtime {
     return { db: this.ledger(), token: await this.openToken(), now: this.now };
   }
 
-  /** Runs an operation on a key with its audit record (success or failure). */
+  /**
+   * Runs an operation on a key with its audit record (success or failure). With a token session the
+   * record is sealed at once, together with any record that waited for a seal; the audit key is
+   * resolved before the operation runs, so a missing audit key stops it before any key is used.
+   */
   async audited<T>(command: string, fn: (scope: AuditScope) => T | Promise<T>): Promise<T> {
     const scope = newScope();
-    return audited(this.ledger(), this.who, command, scope, this.now, () => fn(scope));
+    const sealer = this.auditSealer();
+    return audited(this.ledger(), this.who, command, scope, this.now, () => fn(scope), sealer);
+  }
+
+  /** Seals audit records while a token session is open (the first call of a ledger from before seals makes the audit key). */
+  auditSealer(): Sealer | undefined {
+    if (this.token && !this.auditKey) this.auditKey = ensureAuditKey(this.ledger(), this.token, { who: this.who, now: this.now });
+    return this.auditKey?.sealer;
   }
 
   private closeToken(): void {
     const t = this.token;
     this.token = null;
+    this.auditKey = null;
     t?.close();
   }
 

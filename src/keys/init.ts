@@ -1,7 +1,7 @@
 import { openLedger, immediate, type Db } from '../ledger/db.js';
 import { getMeta, setMeta } from '../ledger/records.js';
 import { configError } from '../errors.js';
-import { ensureEmbeddedToken } from '../token/embedded.js';
+import { ensureEmbeddedToken, readEmbeddedPin, EMBEDDED_LABEL } from '../token/embedded.js';
 import { Token, type TokenInfo } from '../token/token.js';
 import type { TokenSelector } from '../token/uri.js';
 
@@ -71,6 +71,23 @@ export function initExternal(home: string, modulePath: string, sel: TokenSelecto
     return { db, home, token: token.info, embedded: false, tokenCreated: false, ledgerBound: bound, modulePath };
   } catch (e) {
     db.close();
+    throw e;
+  }
+}
+
+/**
+ * A logged-in session on the token init just bound, for the steps that need one (the audit key); the
+ * embedded token uses its own PIN file. The caller closes it.
+ */
+export function openInitSession(res: InitResult, pin?: string): Token {
+  const token = Token.open(res.modulePath, res.embedded ? { label: EMBEDDED_LABEL, serial: res.token.serial } : { serial: res.token.serial });
+  try {
+    const p = pin ?? (res.embedded ? readEmbeddedPin(res.home) : undefined);
+    if (p === undefined) throw configError(`no PIN for the embedded token in ${res.home}/softhsm`, { hint: 'run kmsctl init again' });
+    token.login(p);
+    return token;
+  } catch (e) {
+    token.close();
     throw e;
   }
 }

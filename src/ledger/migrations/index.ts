@@ -1,4 +1,5 @@
 import { sql as m001 } from './001-initial.js';
+import { sql as m002 } from './002-audit-seal.js';
 
 /** Numbered migrations; entry i brings user_version from i to i+1. Never edit one that has shipped. */
-export const MIGRATIONS: string[] = [m001];
+export const MIGRATIONS: string[] = [m001, m002];
