@@ -3,10 +3,10 @@
 _kmsctl() {
   local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
   local globals="--home --module --token --token-serial --pin-file --actor --json --no-input --no-color --quiet -q"
-  local commands="init create list show rotate wrap unwrap datakey rewrap sign verify public-key mac mac-verify disable enable delete restore purge doctor audit completion demo"
+  local commands="init create list show rotate wrap unwrap datakey rewrap sign verify public-key mac mac-verify disable enable delete restore purge approve requests policy doctor audit completion demo"
   case "$prev" in
     --home|--module|--pin-file|--in|--out|--plaintext-out|--signature|--mac) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    --token|--token-serial|--actor|--rotation-period|--deletion-window|--description|--label|--context|--version|--window|--key|--since-seq|--limit) COMPREPLY=(); return ;;
+    --token|--token-serial|--actor|--rotation-period|--deletion-window|--description|--label|--context|--count|--version|--window|--key|--since-seq|--limit) COMPREPLY=(); return ;;
     --spec) COMPREPLY=($(compgen -W "aes-256 hmac-sha256 ec-p256 ec-p384 ed25519 rsa-2048 rsa-3072 rsa-4096" -- "$cur")); return ;;
     --state) COMPREPLY=($(compgen -W "enabled disabled pending-deletion destroyed" -- "$cur")); return ;;
     --bytes) COMPREPLY=($(compgen -W "16 24 32 64" -- "$cur")); return ;;
@@ -18,7 +18,7 @@ _kmsctl() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$w" in
-      --home|--module|--token|--token-serial|--pin-file|--actor|--spec|--rotation-period|--deletion-window|--description|--label|--state|--in|--out|--context|--in|--out|--context|--bytes|--context|--plaintext-out|--out|--in|--out|--context|--in|--digest|--padding|--format|--out|--in|--signature|--version|--digest|--padding|--format|--version|--out|--in|--out|--in|--mac|--version|--version|--version|--window|--version|--version|--key|--since-seq|--limit) ((i++)) ;;
+      --home|--module|--token|--token-serial|--pin-file|--actor|--spec|--rotation-period|--deletion-window|--description|--label|--state|--in|--out|--context|--in|--out|--context|--bytes|--context|--plaintext-out|--out|--count|--in|--out|--context|--in|--digest|--padding|--format|--out|--in|--signature|--version|--digest|--padding|--format|--version|--out|--in|--out|--in|--mac|--version|--version|--version|--window|--version|--version|--key|--since-seq|--limit) ((i++)) ;;
       -*) ;;
       *) if [[ -z "$cmd" ]]; then cmd="$w"; elif [[ -z "$sub" && " $(_kmsctl_subs "$cmd") " == *" $w "* ]]; then sub="$w"; else ((npos++)); fi ;;
     esac
@@ -33,12 +33,12 @@ _kmsctl() {
     "create") opts="--spec --rotation-period --deletion-window --description --label"; arg="file" ;;
     "list") opts="--all --state"; arg="" ;;
     "show") opts=""; arg="key" ;;
-    "rotate") opts=""; arg="key" ;;
-    "wrap") opts="--in --out --context --binary"; arg="key" ;;
-    "unwrap") opts="--in --out --context"; arg="" ;;
-    "datakey") opts="--bytes --context --plaintext-out --out"; arg="key" ;;
+    "rotate") opts="--due"; arg="key" ;;
+    "wrap") opts="--in --out --context --binary --batch"; arg="key" ;;
+    "unwrap") opts="--in --out --context --batch"; arg="" ;;
+    "datakey") opts="--bytes --context --plaintext-out --out --count"; arg="key" ;;
     "rewrap") opts="--in --out --context"; arg="" ;;
-    "sign") opts="--in --digest --padding --format --out"; arg="key" ;;
+    "sign") opts="--in --digest --padding --format --out --batch"; arg="key" ;;
     "verify") opts="--in --signature --version --digest --padding --format"; arg="key" ;;
     "public-key") opts="--version --out"; arg="key" ;;
     "mac") opts="--in --out"; arg="key" ;;
@@ -48,6 +48,12 @@ _kmsctl() {
     "delete") opts="--window --version --force --yes -y"; arg="key" ;;
     "restore") opts="--version --enable"; arg="key" ;;
     "purge") opts="--dry-run --yes -y"; arg="" ;;
+    "approve") opts="--yes -y"; arg="file" ;;
+    "requests") opts=""; arg="" ;;
+    "policy") opts=""; arg="" ;;
+    "policy validate") opts=""; arg="file" ;;
+    "policy plan") opts="--detailed-exitcode"; arg="file" ;;
+    "policy apply") opts="--yes -y"; arg="file" ;;
     "doctor") opts="--repair --yes -y"; arg="" ;;
     "audit") opts="--key --since-seq --limit"; arg="" ;;
     "completion") opts=""; arg="shell" ;;
@@ -65,6 +71,7 @@ _kmsctl() {
 }
 _kmsctl_subs() {
   case "$1" in
+    policy) echo "validate plan apply" ;;
   esac
 }
 complete -F _kmsctl kmsctl

@@ -1,7 +1,6 @@
 import { blobKey, openWrapKey, unwrapWith, wrapWith, type WrapKey } from '../keys/envelope-ops.js';
 import { openSignKey, signWith } from '../keys/sign.js';
 import { readBlobInput, toText } from '../envelope/index.js';
-import { newScope } from '../keys/context.js';
 import { denied } from '../errors.js';
 import { runBatch, base64Field, contextField, field } from './batch.js';
 import type { Runtime } from './runtime.js';
@@ -34,12 +33,14 @@ export async function datakeyBatch(rt: Runtime, ref: string, bytes: number, coun
 export async function unwrapBatch(rt: Runtime): Promise<CommandResult> {
   const ctx = await rt.keyCtx();
   const keys = new Map<string, WrapKey>();
+  // Each new key a line names is checked against the active policy, as a single unwrap would be.
+  const guard = await rt.scopeFor('unwrap');
   return runBatch(rt, 'unwrap', (input) => {
     const blob = readBlobInput(Buffer.from(field(input, 'blob', 'string') as string));
     const id = `${blob.keyId}:${blob.keyVersion}`;
     let wk = keys.get(id);
     if (!wk) {
-      wk = blobKey(ctx, newScope(), blob, 'unwrap');
+      wk = blobKey(ctx, guard, blob, 'unwrap');
       keys.set(id, wk);
     }
     const plaintext = unwrapWith(ctx, wk, blob, contextField(input));

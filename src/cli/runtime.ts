@@ -10,6 +10,8 @@ import { osActor, type Actor, type Sealer } from '../audit/append.js';
 import { audited } from '../audit/recorder.js';
 import { ensureAuditKey, type AuditKey } from '../audit/seal.js';
 import { newScope, type AuditScope, type KeyCtx, type LedgerCtx } from '../keys/context.js';
+import { hasActiveRules } from '../policy/active.js';
+import type { Gate } from '../policy/gate.js';
 import type { TokenSelector } from '../token/uri.js';
 import { promptSecret } from './prompt.js';
 
@@ -30,6 +32,7 @@ export class Runtime {
   readonly now = () => new Date();
   private db: Db | null = null;
   private token: Token | null = null;
+  private gate: Gate | null | undefined;
   private auditKey: AuditKey | null = null;
 
   private constructor(flags: RuntimeFlags, config: Config) {
@@ -98,7 +101,7 @@ export class Runtime {
    * resolved before the operation runs, so a missing audit key stops it before any key is used.
    */
   async audited<T>(command: string, fn: (scope: AuditScope) => T | Promise<T>): Promise<T> {
-    const scope = newScope();
+    const scope = await this.scopeFor(command);
     const sealer = this.auditSealer();
     return audited(this.ledger(), this.who, command, scope, this.now, () => fn(scope), sealer);
   }
@@ -107,6 +110,21 @@ export class Runtime {
   auditSealer(): Sealer | undefined {
     if (this.token && !this.auditKey) this.auditKey = ensureAuditKey(this.ledger(), this.token, { who: this.who, now: this.now });
     return this.auditKey?.sealer;
+  }
+
+  /** The active policy's rules for this actor, or null when none is applied: one ledger read, and the policy code loads only then. */
+  async policyGate(): Promise<Gate | null> {
+    if (this.gate === undefined) {
+      this.gate = hasActiveRules(this.ledger()) ? (await import('../policy/gate.js')).openGate(this.ledger(), this.who.actor) : null;
+    }
+    return this.gate;
+  }
+
+  /** A fresh audit scope that checks the active policy on every key the command resolves. */
+  async scopeFor(command: string): Promise<AuditScope> {
+    const scope = newScope();
+    (await this.policyGate())?.guard(command, scope);
+    return scope;
   }
 
   private closeToken(): void {

@@ -25,6 +25,11 @@ export interface AuditScope {
   details: Record<string, unknown>;
   /** Versions used, so their use count and last use move in the same transaction as the audit record. */
   uses: Array<{ keyId: string; version: number; count: number }>;
+  /**
+   * Set by the runtime when a policy is active: called with every key the operation resolves, before
+   * the token is touched; throws `denied` when the actor may not run this command on that key.
+   */
+  authorize?: (key: { id?: string; alias: string }) => void;
 }
 
 export function newScope(): AuditScope {

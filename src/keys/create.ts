@@ -44,6 +44,7 @@ export function completeCreate(db: Db, key: KeyRow, ckaId: Buffer, publicKey: Bu
 export function createKey(ctx: KeyCtx, scope: AuditScope, input: CreateInput): { key: KeyRow; version: Pick<VersionRow, 'version' | 'cka_id'> } {
   const alias = checkAlias(input.alias);
   scope.alias = alias;
+  scope.authorize?.({ alias });
   if (!isSpec(input.spec)) throw usage(`unknown spec "${input.spec}" (known: ${SPECS.join(', ')})`);
   const spec = input.spec;
   scope.details.spec = spec;

@@ -63,6 +63,7 @@ export function blobKey(ctx: KeyCtx, scope: AuditScope, blob: WrappedBlob, op: s
     throw badData(`this blob was wrapped by key ${blob.keyId}, which this ledger does not know (a blob from another ledger or token?)`, { reason: 'foreign-blob' });
   }
   scope.alias = key.alias;
+  scope.authorize?.(key);
   requirePurpose(key, 'wrap', op);
   const ver = getVersion(ctx.db, key.id, blob.keyVersion);
   if (!ver) throw badData(`this blob names version ${blob.keyVersion} of ${key.alias}, which never existed`, { reason: 'foreign-blob' });

@@ -13,6 +13,7 @@ export function requireKey(db: Db, ref: string, scope?: AuditScope): KeyRow {
   if (scope) {
     scope.keyId = key.id;
     scope.alias = key.alias;
+    scope.authorize?.(key);
   }
   return key;
 }

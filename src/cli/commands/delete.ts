@@ -3,12 +3,15 @@ import { scheduleDeletion, daysLeft } from '../../keys/lifecycle.js';
 import { parseDuration, DELETION_WINDOW } from '../../duration.js';
 import { parseVersion } from '../io.js';
 import { confirmDestructive } from '../confirm.js';
+import { requestIfRequired } from '../two-person.js';
 
 export const run: Handler = async (rt, [ref], o) => {
   const version = parseVersion(o.version);
   const windowS = o.window === undefined ? undefined : parseDuration('--window', String(o.window), DELETION_WINDOW.min, DELETION_WINDOW.max);
   const what = version === undefined ? `schedule key ${ref} for deletion` : `schedule version ${version} of ${ref} for destruction`;
   await confirmDestructive(rt, o.yes, `About to ${what}`, ref);
+  const pending = await requestIfRequired(rt, 'delete', { ref }, { windowS, version, force: o.force === true });
+  if (pending) return pending;
   const ctx = rt.ledgerCtx();
   const r = await rt.audited('delete', (scope) => scheduleDeletion(ctx, scope, ref, { windowS, version, force: o.force === true }));
   const days = daysLeft(r.destroyAfter, rt.now());
