@@ -5,8 +5,8 @@ import { activateEmbedded, readEmbeddedPin, EMBEDDED_LABEL } from '../token/embe
 import { requireModuleFile } from '../token/module.js';
 import { resolvePin } from '../token/pin.js';
 import { Token } from '../token/token.js';
-import { configError } from '../errors.js';
-import { osActor, type Actor, type Sealer } from '../audit/append.js';
+import { configError, KmsError } from '../errors.js';
+import { appendAudit, osActor, type Actor, type Sealer } from '../audit/append.js';
 import { audited } from '../audit/recorder.js';
 import { ensureAuditKey, type AuditKey } from '../audit/seal.js';
 import { newScope, type AuditScope, type KeyCtx, type LedgerCtx } from '../keys/context.js';
@@ -66,7 +66,9 @@ export class Runtime {
     if (!binding) throw configError(`the ledger in ${this.config.home} is not bound to a token`, { hint: 'run kmsctl init' });
     const embedded = this.config.modulePath === undefined;
     const modulePath = embedded ? activateEmbedded(this.config.home) : requireModuleFile(this.config.modulePath!);
-    const sel: TokenSelector = this.config.token ?? (embedded ? { label: EMBEDDED_LABEL, serial: binding.serial } : { serial: binding.serial });
+    // The embedded token is found by its label, so that a ledger copied next to another embedded token
+    // is refused as bound elsewhere (78) rather than reported as a missing token (69).
+    const sel: TokenSelector = this.config.token ?? (embedded ? { label: EMBEDDED_LABEL } : { serial: binding.serial });
     const token = Token.open(modulePath, sel);
     if (token.info.serial !== binding.serial) {
       token.close();
@@ -86,6 +88,7 @@ export class Runtime {
       token.login(pin);
     } catch (e) {
       this.closeToken();
+      this.recordFailedLogin(e);
       throw e;
     }
     return token;
@@ -125,6 +128,19 @@ export class Runtime {
     const scope = newScope();
     (await this.policyGate())?.guard(command, scope);
     return scope;
+  }
+
+  /** The command being run, for records written outside an operation (a failed login). */
+  command = '';
+
+  /** A failed login is on the audit trail too (unsealed: there is no session to seal it with). */
+  private recordFailedLogin(e: unknown): void {
+    if (!(e instanceof KmsError) || !this.command) return;
+    try {
+      appendAudit(this.ledger(), this.who, [{ command: this.command, outcome: 'failure', errorCode: e.reason ?? e.code, durationMs: 0, details: { stage: 'login' } }], this.now());
+    } catch {
+      // The login error is what the operator must see; a busy ledger must not replace it.
+    }
   }
 
   private closeToken(): void {
