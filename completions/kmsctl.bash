@@ -5,20 +5,21 @@ _kmsctl() {
   local globals="--home --module --token --token-serial --pin-file --actor --json --no-input --no-color --quiet -q"
   local commands="init create list show rotate wrap unwrap datakey rewrap sign verify public-key mac mac-verify disable enable delete restore purge approve requests policy doctor audit completion demo"
   case "$prev" in
-    --home|--module|--pin-file|--in|--out|--plaintext-out|--signature|--mac) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    --token|--token-serial|--actor|--rotation-period|--deletion-window|--description|--label|--context|--count|--version|--window|--key|--since-seq|--limit) COMPREPLY=(); return ;;
+    --home|--module|--pin-file|--in|--out|--plaintext-out|--signature|--mac|--checkpoint) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --token|--token-serial|--actor|--rotation-period|--deletion-window|--description|--label|--context|--count|--version|--window|--key|--action|--since|--until|--since-seq|--limit) COMPREPLY=(); return ;;
     --spec) COMPREPLY=($(compgen -W "aes-256 hmac-sha256 ec-p256 ec-p384 ed25519 rsa-2048 rsa-3072 rsa-4096" -- "$cur")); return ;;
     --state) COMPREPLY=($(compgen -W "enabled disabled pending-deletion destroyed" -- "$cur")); return ;;
     --bytes) COMPREPLY=($(compgen -W "16 24 32 64" -- "$cur")); return ;;
     --digest) COMPREPLY=($(compgen -W "sha256 sha384 sha512" -- "$cur")); return ;;
     --padding) COMPREPLY=($(compgen -W "pss pkcs1" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "der raw" -- "$cur")); return ;;
+    --outcome) COMPREPLY=($(compgen -W "success failure" -- "$cur")); return ;;
   esac
   local cmd="" sub="" npos=0 i w
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$w" in
-      --home|--module|--token|--token-serial|--pin-file|--actor|--spec|--rotation-period|--deletion-window|--description|--label|--state|--in|--out|--context|--in|--out|--context|--bytes|--context|--plaintext-out|--out|--count|--in|--out|--context|--in|--digest|--padding|--format|--out|--in|--signature|--version|--digest|--padding|--format|--version|--out|--in|--out|--in|--mac|--version|--version|--version|--window|--version|--version|--key|--since-seq|--limit) ((i++)) ;;
+      --home|--module|--token|--token-serial|--pin-file|--actor|--spec|--rotation-period|--deletion-window|--description|--label|--state|--in|--out|--context|--in|--out|--context|--bytes|--context|--plaintext-out|--out|--count|--in|--out|--context|--in|--digest|--padding|--format|--out|--in|--signature|--version|--digest|--padding|--format|--version|--out|--in|--out|--in|--mac|--version|--version|--version|--window|--version|--version|--key|--version|--actor|--action|--outcome|--since|--until|--since-seq|--limit|--checkpoint|--out|--checkpoint|--since|--until|--since-seq) ((i++)) ;;
       -*) ;;
       *) if [[ -z "$cmd" ]]; then cmd="$w"; elif [[ -z "$sub" && " $(_kmsctl_subs "$cmd") " == *" $w "* ]]; then sub="$w"; else ((npos++)); fi ;;
     esac
@@ -55,7 +56,9 @@ _kmsctl() {
     "policy plan") opts="--detailed-exitcode"; arg="file" ;;
     "policy apply") opts="--yes -y"; arg="file" ;;
     "doctor") opts="--repair --yes -y"; arg="" ;;
-    "audit") opts="--key --since-seq --limit"; arg="" ;;
+    "audit") opts="--key --version --actor --action --outcome --since --until --since-seq --limit --jsonl"; arg="" ;;
+    "audit verify") opts="--checkpoint --chain-only"; arg="" ;;
+    "audit export") opts="--out --checkpoint --since --until --since-seq"; arg="" ;;
     "completion") opts=""; arg="shell" ;;
     "demo") opts=""; arg="" ;;
   esac
@@ -72,6 +75,7 @@ _kmsctl() {
 _kmsctl_subs() {
   case "$1" in
     policy) echo "validate plan apply" ;;
+    audit) echo "verify export" ;;
   esac
 }
 complete -F _kmsctl kmsctl

@@ -12,6 +12,7 @@ done
 [ "$softhsm_found" = 1 ] && command -v softhsm2-util >/dev/null || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
 command -v openssl >/dev/null || need+=(openssl)
+command -v sqlite3 >/dev/null || need+=(sqlite3) # the audit tamper tests attack ledger.db with it
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} with apt-get" >&2

@@ -28,6 +28,10 @@ const OUT: OptionSpec = { flags: '--out <file>', description: 'write the result 
 const CONTEXT: OptionSpec = { flags: '--context <key=value>', description: 'encryption context entry; repeat for more; unwrap needs exactly the same', repeatable: true };
 const DIGEST: OptionSpec = { flags: '--digest <alg>', description: 'hash for ECDSA and RSA (default sha256, sha384 for ec-p384)', choices: ['sha256', 'sha384', 'sha512'] };
 const PADDING: OptionSpec = { flags: '--padding <scheme>', description: 'RSA signature scheme (default pss)', choices: ['pss', 'pkcs1'] };
+const AUDIT_WINDOW: OptionSpec[] = [
+  { flags: '--since <when>', description: 'from this time on: a duration ago (24h, 7d) or a timestamp (2026-05-01T12:00:00Z)' },
+  { flags: '--until <when>', description: 'before this time: a duration ago or a timestamp' },
+];
 const FORMAT: OptionSpec = { flags: '--format <form>', description: 'ECDSA signature form (default der, as openssl expects)', choices: ['der', 'raw'] };
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -254,10 +258,38 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'the audit records, newest last',
     options: [
       { flags: '--key <key>', description: 'only records of this key (alias or id)' },
+      { flags: '--version <n>', description: 'with --key: only records of this key version' },
+      { flags: '--actor <name>', description: 'only records of this actor' },
+      { flags: '--action <command>', description: 'only records of this command (wrap, unwrap, rotate ...)' },
+      { flags: '--outcome <outcome>', description: 'only successes or only failures', choices: ['success', 'failure'] },
+      ...AUDIT_WINDOW,
       { flags: '--since-seq <n>', description: 'only records after this sequence number' },
       { flags: '--limit <n>', description: 'at most this many (the newest)' },
+      { flags: '--jsonl', description: 'one JSON record per line, in the export format' },
     ],
-    examples: ['kmsctl audit --key payments --limit 20', 'kmsctl audit --json'],
+    examples: ['kmsctl audit --key payments --since 24h', 'kmsctl audit --action unwrap --outcome failure --since 7d --json', 'kmsctl audit --jsonl --since 2026-05-01'],
+  },
+  {
+    name: 'verify',
+    parent: 'audit',
+    summary: 'check the hash chain and the seals on the token; exit 1 naming the first broken record',
+    options: [
+      { flags: '--checkpoint <file>', description: 'a checkpoint from audit export: also detect newest records cut off' },
+      { flags: '--chain-only', description: 'check the hash chain without the token (no PIN): seals are not checked' },
+    ],
+    examples: ['kmsctl audit verify', 'kmsctl audit verify --checkpoint /mnt/siem/kmsctl-checkpoint.json', 'kmsctl audit verify --chain-only'],
+  },
+  {
+    name: 'export',
+    parent: 'audit',
+    summary: 'write the audit records as JSON Lines for a SIEM, and a checkpoint to keep elsewhere',
+    options: [
+      { flags: '--out <file>', description: 'JSON Lines file to write (temp file, fsync, rename)' },
+      { flags: '--checkpoint <file>', description: 'also write a checkpoint: last sequence number, its hash and seal' },
+      ...AUDIT_WINDOW,
+      { flags: '--since-seq <n>', description: 'only records after this sequence number (incremental exports)' },
+    ],
+    examples: ['kmsctl audit export --since 24h --out audit.jsonl --checkpoint checkpoint.json', 'kmsctl audit export --since-seq 1200 --out audit-new.jsonl'],
   },
   {
     name: 'completion',
