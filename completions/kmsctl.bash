@@ -3,7 +3,7 @@
 _kmsctl() {
   local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
   local globals="--home --module --token --token-serial --pin-file --actor --json --no-input --no-color --quiet -q"
-  local commands="init create list show rotate wrap unwrap datakey rewrap sign verify public-key mac mac-verify disable enable delete restore purge approve requests policy doctor audit completion demo"
+  local commands="init create list show rotate wrap unwrap datakey rewrap sign verify public-key mac mac-verify disable enable delete restore purge approve requests policy doctor audit report completion demo"
   case "$prev" in
     --home|--module|--pin-file|--in|--out|--plaintext-out|--signature|--mac|--checkpoint) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --token|--token-serial|--actor|--rotation-period|--deletion-window|--description|--label|--context|--count|--version|--window|--key|--action|--since|--until|--since-seq|--limit) COMPREPLY=(); return ;;
@@ -14,12 +14,13 @@ _kmsctl() {
     --padding) COMPREPLY=($(compgen -W "pss pkcs1" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "der raw" -- "$cur")); return ;;
     --outcome) COMPREPLY=($(compgen -W "success failure" -- "$cur")); return ;;
+    --format) COMPREPLY=($(compgen -W "table json prometheus" -- "$cur")); return ;;
   esac
   local cmd="" sub="" npos=0 i w
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$w" in
-      --home|--module|--token|--token-serial|--pin-file|--actor|--spec|--rotation-period|--deletion-window|--description|--label|--state|--in|--out|--context|--in|--out|--context|--bytes|--context|--plaintext-out|--out|--count|--in|--out|--context|--in|--digest|--padding|--format|--out|--in|--signature|--version|--digest|--padding|--format|--version|--out|--in|--out|--in|--mac|--version|--version|--version|--window|--version|--version|--key|--version|--actor|--action|--outcome|--since|--until|--since-seq|--limit|--checkpoint|--out|--checkpoint|--since|--until|--since-seq) ((i++)) ;;
+      --home|--module|--token|--token-serial|--pin-file|--actor|--spec|--rotation-period|--deletion-window|--description|--label|--state|--in|--out|--context|--in|--out|--context|--bytes|--context|--plaintext-out|--out|--count|--in|--out|--context|--in|--digest|--padding|--format|--out|--in|--signature|--version|--digest|--padding|--format|--version|--out|--in|--out|--in|--mac|--version|--version|--version|--window|--version|--version|--key|--version|--actor|--action|--outcome|--since|--until|--since-seq|--limit|--checkpoint|--out|--checkpoint|--since|--until|--since-seq|--since|--format|--out) ((i++)) ;;
       -*) ;;
       *) if [[ -z "$cmd" ]]; then cmd="$w"; elif [[ -z "$sub" && " $(_kmsctl_subs "$cmd") " == *" $w "* ]]; then sub="$w"; else ((npos++)); fi ;;
     esac
@@ -59,6 +60,7 @@ _kmsctl() {
     "audit") opts="--key --version --actor --action --outcome --since --until --since-seq --limit --jsonl"; arg="" ;;
     "audit verify") opts="--checkpoint --chain-only"; arg="" ;;
     "audit export") opts="--out --checkpoint --since --until --since-seq"; arg="" ;;
+    "report") opts="--since --format --out"; arg="" ;;
     "completion") opts=""; arg="shell" ;;
     "demo") opts=""; arg="" ;;
   esac

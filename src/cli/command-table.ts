@@ -292,6 +292,16 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['kmsctl audit export --since 24h --out audit.jsonl --checkpoint checkpoint.json', 'kmsctl audit export --since-seq 1200 --out audit-new.jsonl'],
   },
   {
+    name: 'report',
+    summary: 'SLIs from the audit: counts, error rates, latency, rotation compliance, pending deletions, anomalies',
+    options: [
+      { flags: '--since <when>', description: 'window start: a duration ago (30d, 24h) or a timestamp (default 30d)' },
+      { flags: '--format <format>', description: 'output format (default table)', choices: ['table', 'json', 'prometheus'] },
+      { flags: '--out <file>', description: 'write to this file atomically (for the node_exporter textfile collector)' },
+    ],
+    examples: ['kmsctl report --since 7d', 'kmsctl report --format prometheus --out /var/lib/node_exporter/textfile_collector/kmsctl.prom'],
+  },
+  {
     name: 'completion',
     args: '<shell>',
     summary: 'print the completion script for bash, zsh or fish (the same as completions/)',
