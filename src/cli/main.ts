@@ -29,6 +29,24 @@ async function loadHandler(spec: CommandSpec): Promise<Handler> {
   return mod.run;
 }
 
+/**
+ * The options of a command and its ancestors, the nearest command's winning unless its value is only a
+ * default: commander's optsWithGlobals lets kmsctl's own defaults (--no-input, --no-color give
+ * input/color true) override a `wrap KEY --no-input` given after the subcommand.
+ */
+function mergedOptions(cmd: Command): Record<string, unknown> {
+  const chain: Command[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) chain.unshift(c);
+  const out: Record<string, unknown> = {};
+  for (const c of chain) {
+    for (const [k, v] of Object.entries(c.opts())) {
+      if (k in out && c.getOptionValueSource(k) === 'default') continue;
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
 export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Record<string, unknown>) => Promise<void>): Command {
   const program = new Command('kmsctl');
   program
@@ -52,8 +70,13 @@ export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Re
     for (const o of GLOBAL_OPTIONS) if (!spec.options?.some((s) => s.flags === o.flags)) cmd.addOption(toOption(o).hideHelp());
     cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n\nGlobal options (--home, --module, --token, --pin-file, --json, --no-input ...): kmsctl --help\n`);
     cmd.exitOverride().configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+    // A command with subcommands of its own (audit, policy): a word after it that is none of them is an
+    // unknown command, with the nearest suggested, rather than "too many arguments".
+    const hasSubcommands = !spec.parent && COMMANDS.some((c) => c.parent === spec.name);
+    if (hasSubcommands) cmd.allowExcessArguments(true);
     cmd.action(async function (this: Command) {
-      await onRun(spec, this.args, this.optsWithGlobals());
+      if (hasSubcommands && this.args.length > 0) (this as unknown as { unknownCommand(): never }).unknownCommand();
+      await onRun(spec, this.args, mergedOptions(this));
     });
   }
   return program;
@@ -85,6 +108,16 @@ function commanderToKms(e: CommanderError): KmsError {
   return new KmsError('usage', message, { reason: e.code.replace(/^commander\./, ''), hint: 'see kmsctl --help' });
 }
 
+/**
+ * `kmsctl help audit verify` is `kmsctl audit verify --help` (commander's help command knows one level
+ * only); `kmsctl help nope` is an unknown command, with the nearest suggested.
+ */
+function helpToFlag(argv: string[]): string[] {
+  if (argv[0] !== 'help' || argv.length < 2 || argv[1].startsWith('-')) return argv;
+  const known = COMMANDS.some((c) => !c.parent && c.name === argv[1]);
+  return known ? [...argv.slice(1), '--help'] : argv.slice(1);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const jsonWanted = argv.includes('--json');
   let rt: Runtime | undefined;
@@ -106,10 +139,15 @@ export async function main(argv: string[]): Promise<number> {
       renderResult(result, flags);
       exitCode = result.exitCode ?? 0;
     });
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(helpToFlag(argv), { from: 'user' });
     return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
+      // Commander shows help "as an error" when no command was given: for kmsctl that is a usage error.
+      if (e.code === 'commander.help' && e.exitCode !== 0) {
+        const names = COMMANDS.filter((c) => !c.parent && !c.hidden).map((c) => c.name).join(', ');
+        return renderError(new KmsError('usage', `a command is needed: kmsctl COMMAND, one of ${names}`, { reason: 'missingCommand', hint: 'see kmsctl --help' }), flags);
+      }
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return renderError(commanderToKms(e), flags);
     }
