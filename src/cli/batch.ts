@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
-import { KmsError, InternalError, usage } from '../errors.js';
+import { KmsError, InternalError, cancelled, usage } from '../errors.js';
 import { AuditBatch } from '../audit/batch.js';
 import type { AuditEntry } from '../audit/append.js';
 import type { Runtime } from './runtime.js';
@@ -67,20 +67,38 @@ function errorLine(e: unknown): Record<string, unknown> {
   return { code: ie.code, message: ie.message, exitCode: ie.exitCode };
 }
 
-async function* stdinLines(): AsyncGenerator<string> {
+async function* stdinLines(signal: AbortSignal): AsyncGenerator<string> {
   if (process.stdin.isTTY) throw usage('batch mode reads JSON Lines on stdin: pipe them in');
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of rl) yield line;
+  // Ctrl-C while waiting for the next line ends the input there.
+  const stop = () => {
+    rl.close();
+    process.stdin.destroy();
+  };
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    for await (const line of rl) yield line;
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
 }
 
 async function* counted(n: number): AsyncGenerator<string> {
-  for (let i = 0; i < n; i++) yield '{}';
+  for (let i = 0; i < n; i++) {
+    // Back to the event loop now and then, so that a Ctrl-C is seen during a long --count run.
+    if (i % 256 === 255) await new Promise((r) => setImmediate(r));
+    yield '{}';
+  }
 }
+
+/** Result lines are printed only once the audit records of their items are committed. */
+const OUT_CHUNK = 256;
 
 export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: { count?: number } = {}): Promise<CommandResult> {
   const audit = new AuditBatch(rt.ledger(), rt.who, rt.now, undefined, rt.auditSealer());
   const progress = new Progress(Boolean(process.stderr.isTTY) && !rt.flags.quiet, opts.count);
-  const source = opts.count === undefined ? stdinLines() : counted(opts.count);
+  const stopInput = new AbortController();
+  const source = opts.count === undefined ? stdinLines(stopInput.signal) : counted(opts.count);
   let line = 0;
   let failed = 0;
   const out: string[] = [];
@@ -88,8 +106,18 @@ export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: {
     if (out.length) process.stdout.write(out.join(''));
     out.length = 0;
   };
+  // Ctrl-C stops the batch between two items: what was done is audited and printed, the rest never starts.
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    stopInput.abort();
+  };
+  const sigintListeners = process.listeners('SIGINT');
+  process.removeAllListeners('SIGINT');
+  process.on('SIGINT', onSigint);
   try {
     for await (const text of source) {
+      if (interrupted) break;
       line++;
       if (opts.count === undefined && text.trim() === '') continue;
       const t0 = performance.now();
@@ -115,15 +143,21 @@ export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: {
         entry = { command, outcome: 'failure', errorCode: String(err.reason ?? err.code), durationMs: performance.now() - t0, details: { batch: true, line } };
       }
       audit.add(entry, use);
-      if (out.length >= 256) flushOut();
+      if (out.length >= OUT_CHUNK) {
+        audit.flush();
+        flushOut();
+      }
       progress.tick(line);
     }
   } finally {
-    flushOut();
+    process.off('SIGINT', onSigint);
+    for (const l of sigintListeners) process.on('SIGINT', l as () => void);
     progress.end();
     audit.flush();
+    flushOut();
   }
   const ok = audit.count - failed;
+  if (interrupted) throw cancelled(`${command} batch cancelled after line ${line}: ${ok} ok, ${failed} failed, each printed and audited; the lines after it were not started`);
   if (!rt.flags.quiet) process.stderr.write(`${command} batch: ${ok} ok, ${failed} failed\n`);
   return { data: {}, batch: true, exitCode: failed > 0 ? 1 : 0 };
 }
