@@ -57,7 +57,11 @@ export function readEmbeddedPin(home: string): string | undefined {
  */
 export function ensureEmbeddedToken(home: string): { info: TokenInfo; created: boolean; modulePath: string } {
   const p = embeddedPaths(home);
-  mkdirSync(p.tokens, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(p.tokens, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw configError(`cannot make the embedded token directory ${p.tokens} (${(e as { code?: string }).code ?? String(e)})`, { hint: 'point --home / KMSCTL_HOME at a directory you can write' });
+  }
   if (!existsSync(p.conf)) {
     writeSecretFile(p.conf, `# SoftHSM2 configuration of kmsctl's embedded development token\ndirectories.tokendir = ${p.tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
   }

@@ -31,8 +31,7 @@ export async function resolvePin(src: PinSources): Promise<string> {
   }
   if (src.embeddedPin) return src.embeddedPin;
   if (src.prompt) return src.prompt('Token user PIN:');
-  throw usage('a token PIN is needed and prompting is not allowed here', {
-    hint: 'set KMSCTL_PIN or pass --pin-file PATH',
+  throw usage('a token PIN is needed: set KMSCTL_PIN or pass --pin-file PATH (no prompt here: not a TTY, --no-input, --json or CI is set)', {
     reason: 'pin-needed',
   });
 }
