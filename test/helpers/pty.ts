@@ -4,9 +4,11 @@
 // the exit code. stdin, stdout or both may be files instead of the terminal.
 
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, requireBuilt, tempDir } from './cli.js';
+import { BIN, requireBuilt } from './cli.js';
 
 const DRIVER = String.raw`
 import json, os, pty, re, sys, time, select
@@ -99,8 +101,9 @@ export function plain(s: string): string {
 export function ptyKms(args: string[], o: PtyOptions): PtyRun {
   requireBuilt();
   if (!driverPath) {
-    driverPath = join(tempDir('kmsctl-pty-'), 'drive.py');
-    writeFileSync(driverPath, DRIVER);
+    // One file per version of the script, shared by every test file and run.
+    driverPath = join(tmpdir(), `kmsctl-pty-driver-${createHash('sha256').update(DRIVER).digest('hex').slice(0, 16)}.py`);
+    if (!existsSync(driverPath)) writeFileSync(driverPath, DRIVER, { mode: 0o644 });
   }
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: o.home, KMSCTL_HOME: o.home, TERM: 'xterm', LANG: 'C.UTF-8' };
   for (const [k, v] of Object.entries(o.env ?? {})) {
