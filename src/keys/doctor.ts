@@ -95,7 +95,7 @@ export function diagnose(ctx: KeyCtx): { findings: Finding[]; context: Context }
   for (const [k, objs] of byId) {
     if (objs.length > 1) {
       const [cls, id] = k.split(':');
-      out.push({ kind: 'duplicate-id', message: `${objs.length} ${cls} objects share CKA_ID ${id} (labels ${objs.map((o) => o.label).join(', ')}): lookups of that version refuse to guess`, ckaId: id });
+      out.push({ kind: 'duplicate-id', message: `${objs.length} ${cls} objects share CKA_ID ${id} (labels ${objs.map((o) => o.label).sort().join(', ')}): lookups of that version refuse to guess`, ckaId: id });
     }
   }
 
