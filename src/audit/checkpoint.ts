@@ -1,5 +1,5 @@
 import type { Db } from '../ledger/db.js';
-import { readBinding } from '../keys/init.js';
+import { readBinding } from '../keys/binding.js';
 import { badData } from '../errors.js';
 import { GENESIS_HASH } from './canonical.js';
 

@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { startTimer } from '../clock.js';
 import type { Db } from '../ledger/db.js';
 import { immediate } from '../ledger/db.js';
 import { recordUse } from '../ledger/records.js';
@@ -17,7 +17,7 @@ function errorCodeOf(e: unknown): string {
  * token session (sealer), the record is sealed in that same transaction.
  */
 export async function audited<T>(db: Db, who: Actor, command: string, scope: AuditScope, now: () => Date, fn: () => T | Promise<T>, sealer?: Sealer): Promise<T> {
-  const t0 = performance.now();
+  const t0 = startTimer();
   let result: T;
   try {
     result = await fn();
@@ -29,7 +29,7 @@ export async function audited<T>(db: Db, who: Actor, command: string, scope: Aud
       version: scope.version,
       outcome: 'failure' as const,
       errorCode: errorCodeOf(e),
-      durationMs: performance.now() - t0,
+      durationMs: t0(),
       details: scope.details,
     };
     try {
@@ -42,7 +42,7 @@ export async function audited<T>(db: Db, who: Actor, command: string, scope: Aud
   const at = now();
   immediate(db, 'writing the audit record', () => {
     for (const u of scope.uses) recordUse(db, u.keyId, u.version, command, at.toISOString(), u.count);
-    appendAuditInTx(db, who, [{ command, keyId: scope.keyId, alias: scope.alias, version: scope.version, outcome: 'success', durationMs: performance.now() - t0, details: scope.details }], at, sealer);
+    appendAuditInTx(db, who, [{ command, keyId: scope.keyId, alias: scope.alias, version: scope.version, outcome: 'success', durationMs: t0(), details: scope.details }], at, sealer);
   });
   return result;
 }

@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks';
-import pkcs11js from 'pkcs11js';
+import { startTimer } from '../clock.js';
+import { P as pkcs11js } from '../token/pkcs11.js';
 import type { Db } from '../ledger/db.js';
 import { immediate } from '../ledger/db.js';
 import { getMeta, setMeta } from '../ledger/records.js';
@@ -94,7 +94,7 @@ export function findAuditKey(db: Db, token: Token): AuditKey | undefined {
  */
 export function ensureAuditKey(db: Db, token: Token, note?: { who: Actor; now: () => Date }): AuditKey {
   if (getMeta(db, AUDIT_KEY_META) !== undefined) return findAuditKey(db, token)!;
-  const t0 = performance.now();
+  const t0 = startTimer();
   return immediate(db, 'making the audit key', () => {
     let key: AuditKey;
     if (getMeta(db, AUDIT_KEY_META) !== undefined) return findAuditKey(db, token)!;
@@ -116,7 +116,7 @@ export function ensureAuditKey(db: Db, token: Token, note?: { who: Actor; now: (
       appendAuditInTx(db, note.who, [{
         command: 'audit-key',
         outcome: 'success',
-        durationMs: performance.now() - t0,
+        durationMs: t0(),
         details: { [key.created ? 'created' : 'recovered']: true, ckaId: key.ckaId.toString('hex'), label: AUDIT_KEY_LABEL },
       }], note.now(), key.sealer);
     }

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { performance } from 'node:perf_hooks';
+import { startTimer } from '../clock.js';
 import { KmsError, InternalError, cancelled, usage } from '../errors.js';
 import { AuditBatch } from '../audit/batch.js';
 import type { AuditEntry } from '../audit/append.js';
@@ -42,17 +42,17 @@ export function contextField(input: Record<string, unknown>): Record<string, str
 }
 
 class Progress {
-  private readonly started = performance.now();
+  private readonly elapsed = startTimer();
   private last = 0;
   private shown = false;
   constructor(private readonly enabled: boolean, private readonly total?: number) {}
   tick(done: number): void {
     if (!this.enabled) return;
-    const t = performance.now();
-    if (t - this.started < 1000 || t - this.last < 100) return;
+    const t = this.elapsed();
+    if (t < 1000 || t - this.last < 100) return;
     this.last = t;
     this.shown = true;
-    const rate = Math.round(done / ((t - this.started) / 1000));
+    const rate = Math.round(done / (t / 1000));
     const bar = this.total ? `${'#'.repeat(Math.round((done / this.total) * 30)).padEnd(30, '.')} ${done}/${this.total}` : `${done}`;
     process.stderr.write(`\r${bar} items  ${rate}/s `);
   }
@@ -120,7 +120,7 @@ export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: {
       if (interrupted) break;
       line++;
       if (opts.count === undefined && text.trim() === '') continue;
-      const t0 = performance.now();
+      const t0 = startTimer();
       let entry: AuditEntry;
       let use: { keyId: string; version: number } | undefined;
       try {
@@ -134,13 +134,13 @@ export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: {
         const inObj = input as Record<string, unknown>;
         const r = fn(inObj, line);
         out.push(`${JSON.stringify({ line, ok: true, ...(inObj.id !== undefined ? { id: inObj.id } : {}), ...r.out })}\n`);
-        entry = { command, keyId: r.keyId, alias: r.alias, version: r.version, outcome: 'success', durationMs: performance.now() - t0, details: { batch: true, line, ...r.details } };
+        entry = { command, keyId: r.keyId, alias: r.alias, version: r.version, outcome: 'success', durationMs: t0(), details: { batch: true, line, ...r.details } };
         if (r.keyId && r.version) use = { keyId: r.keyId, version: r.version };
       } catch (e) {
         failed++;
         const err = errorLine(e);
         out.push(`${JSON.stringify({ line, ok: false, error: err })}\n`);
-        entry = { command, outcome: 'failure', errorCode: String(err.reason ?? err.code), durationMs: performance.now() - t0, details: { batch: true, line } };
+        entry = { command, outcome: 'failure', errorCode: String(err.reason ?? err.code), durationMs: t0(), details: { batch: true, line } };
       }
       audit.add(entry, use);
       if (out.length >= OUT_CHUNK) {

@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../paths.js';
 import { Command, CommanderError, Option } from 'commander';
 import { KmsError, InternalError, EXIT } from '../errors.js';
 import { COMMANDS, GLOBAL_OPTIONS, type CommandSpec, type OptionSpec } from './command-table.js';
 import type { Handler } from './result.js';
 import { Runtime, type RuntimeFlags } from './runtime.js';
 import { renderError, renderResult } from './render.js';
+import { HANDLERS } from './handlers.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
 function collect(value: string, prev: string[] = []): string[] {
   return [...prev, value];
@@ -25,8 +28,9 @@ export function handlerName(spec: CommandSpec): string {
 }
 
 async function loadHandler(spec: CommandSpec): Promise<Handler> {
-  const mod = (await import(`./commands/${handlerName(spec)}.js`)) as { run: Handler };
-  return mod.run;
+  const load = HANDLERS[handlerName(spec)];
+  if (!load) throw new InternalError(`no handler for command ${handlerName(spec)}`);
+  return (await load()).run;
 }
 
 /**
@@ -47,7 +51,27 @@ function mergedOptions(cmd: Command): Record<string, unknown> {
   return out;
 }
 
-export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Record<string, unknown>) => Promise<void>): Command {
+/** The command word of argv (the first word that is not an option or a global option's value). */
+export function commandWord(argv: string[]): string | undefined {
+  const valued = new Set(GLOBAL_OPTIONS.filter((o) => o.flags.includes('<')).flatMap((o) => o.flags.split(/[\s,]+/).filter((f) => f.startsWith('-'))));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return undefined;
+    if (a.startsWith('-')) {
+      if (!a.includes('=') && valued.has(a)) i++;
+      continue;
+    }
+    return a;
+  }
+  return undefined;
+}
+
+/**
+ * The commander tree. With `only`, just that command (and its subcommands) is declared: building all
+ * thirty-odd commands with their options costs every short command a few milliseconds. Help, an
+ * unknown command and no command at all get the whole tree.
+ */
+export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Record<string, unknown>) => Promise<void>, only?: string): Command {
   const program = new Command('kmsctl');
   program
     .description('Key management on a PKCS#11 token: create, rotate, wrap, unwrap, sign, audit.')
@@ -60,7 +84,9 @@ export function buildProgram(onRun: (spec: CommandSpec, args: string[], opts: Re
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   for (const o of GLOBAL_OPTIONS) program.addOption(toOption(o));
   const byName = new Map<string, Command>();
+  const wanted = only !== undefined && COMMANDS.some((c) => !c.parent && c.name === only) ? only : undefined;
   for (const spec of COMMANDS) {
+    if (wanted !== undefined && (spec.parent ?? spec.name) !== wanted) continue;
     const parent = spec.parent ? byName.get(spec.parent) : program;
     if (!parent) throw new Error(`command table: ${spec.name} names unknown parent ${spec.parent}`);
     const cmd = parent.command(spec.args ? `${spec.name} ${spec.args}` : spec.name, { hidden: spec.hidden === true }).description(spec.summary);
@@ -138,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       const result = await handler(rt, args, opts);
       renderResult(result, flags);
       exitCode = result.exitCode ?? 0;
-    });
+    }, commandWord(argv));
     await program.parseAsync(helpToFlag(argv), { from: 'user' });
     return exitCode;
   } catch (e) {

@@ -1,14 +1,13 @@
 import { resolveConfig, type Config, type GlobalFlags } from '../config.js';
 import { openLedger, type Db } from '../ledger/db.js';
-import { readBinding } from '../keys/init.js';
-import { activateEmbedded, readEmbeddedPin, EMBEDDED_LABEL } from '../token/embedded.js';
+import { readBinding } from '../keys/binding.js';
 import { requireModuleFile } from '../token/module.js';
 import { resolvePin } from '../token/pin.js';
-import { Token } from '../token/token.js';
+import type { Token } from '../token/token.js';
 import { configError, KmsError } from '../errors.js';
 import { appendAudit, osActor, type Actor, type Sealer } from '../audit/append.js';
 import { audited } from '../audit/recorder.js';
-import { ensureAuditKey, type AuditKey } from '../audit/seal.js';
+import type { AuditKey } from '../audit/seal.js';
 import { newScope, type AuditScope, type KeyCtx, type LedgerCtx } from '../keys/context.js';
 import { hasActiveRules } from '../policy/active.js';
 import type { Gate } from '../policy/gate.js';
@@ -34,6 +33,7 @@ export class Runtime {
   private token: Token | null = null;
   private gate: Gate | null | undefined;
   private auditKey: AuditKey | null = null;
+  private ensureAuditKey: typeof import('../audit/seal.js').ensureAuditKey | undefined;
 
   private constructor(flags: RuntimeFlags, config: Config) {
     this.flags = flags;
@@ -65,6 +65,9 @@ export class Runtime {
     const binding = readBinding(db);
     if (!binding) throw configError(`the ledger in ${this.config.home} is not bound to a token`, { hint: 'run kmsctl init' });
     const embedded = this.config.modulePath === undefined;
+    // The PKCS#11 code loads only here, so list, verify and audit queries never pay for it.
+    const [{ Token }, { activateEmbedded, readEmbeddedPin, EMBEDDED_LABEL }, seal] = await Promise.all([import('../token/token.js'), import('../token/embedded.js'), import('../audit/seal.js')]);
+    this.ensureAuditKey = seal.ensureAuditKey;
     const modulePath = embedded ? activateEmbedded(this.config.home) : requireModuleFile(this.config.modulePath!);
     // The embedded token is found by its label, so that a ledger copied next to another embedded token
     // is refused as bound elsewhere (78) rather than reported as a missing token (69).
@@ -111,7 +114,7 @@ export class Runtime {
 
   /** Seals audit records while a token session is open (the first call of a ledger from before seals makes the audit key). */
   auditSealer(): Sealer | undefined {
-    if (this.token && !this.auditKey) this.auditKey = ensureAuditKey(this.ledger(), this.token, { who: this.who, now: this.now });
+    if (this.token && !this.auditKey && this.ensureAuditKey) this.auditKey = this.ensureAuditKey(this.ledger(), this.token, { who: this.who, now: this.now });
     return this.auditKey?.sealer;
   }
 

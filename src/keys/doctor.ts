@@ -1,4 +1,4 @@
-import pkcs11js from 'pkcs11js';
+import { P as pkcs11js } from '../token/pkcs11.js';
 import { listIntents, deleteIntent, type IntentRow, type KeyRow, type VersionRow } from '../ledger/records.js';
 import { immediate } from '../ledger/db.js';
 import { templatesFor, USAGE_FLAGS, type Handle, type ObjectClass, type ObjectSummary } from '../token/token.js';

@@ -1,22 +1,12 @@
 import { openLedger, immediate, type Db } from '../ledger/db.js';
-import { getMeta, setMeta } from '../ledger/records.js';
+import { setMeta } from '../ledger/records.js';
+import { readBinding } from './binding.js';
+
+export { readBinding, type Binding } from './binding.js';
 import { configError } from '../errors.js';
 import { ensureEmbeddedToken, readEmbeddedPin, EMBEDDED_LABEL } from '../token/embedded.js';
 import { Token, type TokenInfo } from '../token/token.js';
 import type { TokenSelector } from '../token/uri.js';
-
-export interface Binding {
-  serial: string;
-  label: string;
-  module: string; // 'embedded' or the module path
-  boundAt: string;
-}
-
-export function readBinding(db: Db): Binding | undefined {
-  const serial = getMeta(db, 'token_serial');
-  if (serial === undefined) return undefined;
-  return { serial, label: getMeta(db, 'token_label') ?? '', module: getMeta(db, 'token_module') ?? '', boundAt: getMeta(db, 'bound_at') ?? '' };
-}
 
 /** Binds a ledger to a token once; a second init against the same token changes nothing. */
 function bind(db: Db, info: TokenInfo, module: string, now: Date): { bound: boolean } {

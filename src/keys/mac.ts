@@ -1,4 +1,4 @@
-import pkcs11js from 'pkcs11js';
+import { P as pkcs11js } from '../token/pkcs11.js';
 import { checkFailed } from '../errors.js';
 import type { KeyRow } from '../ledger/records.js';
 import { keyForUse } from './resolve.js';

@@ -1,12 +1,9 @@
-import pkcs11js from 'pkcs11js';
 import { listKeys, listVersions, type KeyRow, type VersionRow } from '../ledger/records.js';
 import { pemFromSpki } from '../crypto/index.js';
 import { badData, usage } from '../errors.js';
-import { USAGE_FLAGS, type Token } from '../token/token.js';
 import { requireKey, requireVersion } from './resolve.js';
 import type { LedgerCtx } from './context.js';
 
-const P = pkcs11js;
 
 export interface KeyView {
   id: string;
@@ -74,26 +71,10 @@ export interface VersionView {
   token?: ObjectAttributes[];
 }
 
-const BOOL_ATTRS: Array<[number, keyof ObjectAttributes]> = [
-  [P.CKA_LOCAL, 'local'],
-  [P.CKA_SENSITIVE, 'sensitive'],
-  [P.CKA_EXTRACTABLE, 'extractable'],
-  [P.CKA_ALWAYS_SENSITIVE, 'alwaysSensitive'],
-  [P.CKA_NEVER_EXTRACTABLE, 'neverExtractable'],
-];
-export function objectAttributes(token: Token, cls: 'secret' | 'private' | 'public', ckaId: Buffer): ObjectAttributes {
-  const klass = cls === 'secret' ? P.CKO_SECRET_KEY : cls === 'private' ? P.CKO_PRIVATE_KEY : P.CKO_PUBLIC_KEY;
-  const hits = token.find([{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_ID, value: ckaId }]);
-  if (hits.length !== 1) return { class: cls, present: false };
-  const out: ObjectAttributes = { class: cls, present: true, usage: [] };
-  const wanted = cls === 'public' ? BOOL_ATTRS.filter(([, n]) => n === 'local') : BOOL_ATTRS;
-  const vals = token.attributes(hits[0], [...wanted.map(([t]) => t), ...USAGE_FLAGS[cls].map(([t]) => t)]);
-  for (const [t, name] of wanted) (out as unknown as Record<string, boolean>)[name] = vals.get(t)?.[0] === 1;
-  for (const [t, name] of USAGE_FLAGS[cls]) if (vals.get(t)?.[0] === 1) out.usage!.push(name);
-  return out;
-}
+/** Reads one object's attributes from the token (src/keys/provenance.ts); absent for ledger-only views. */
+export type AttributeReader = (cls: 'secret' | 'private' | 'public', ckaId: Buffer) => ObjectAttributes;
 
-export function versionView(key: KeyRow, v: VersionRow, token?: Token): VersionView {
+export function versionView(key: KeyRow, v: VersionRow, read?: AttributeReader): VersionView {
   const view: VersionView = {
     version: v.version,
     state: v.state,
@@ -106,16 +87,16 @@ export function versionView(key: KeyRow, v: VersionRow, token?: Token): VersionV
     lastUsedAt: v.last_used_at,
     lastUsedBy: v.last_used_op,
   };
-  if (token && v.state !== 'destroyed') {
+  if (read && v.state !== 'destroyed') {
     const classes = key.purpose === 'sign' ? (['private', 'public'] as const) : (['secret'] as const);
-    view.token = classes.map((c) => objectAttributes(token, c, v.cka_id));
+    view.token = classes.map((c) => read(c, v.cka_id));
   }
   return view;
 }
 
-export function show(ctx: LedgerCtx, ref: string, token?: Token): KeyView & { versions: VersionView[] } {
+export function show(ctx: LedgerCtx, ref: string, read?: AttributeReader): KeyView & { versions: VersionView[] } {
   const key = requireKey(ctx.db, ref);
-  return { ...keyView(key), versions: listVersions(ctx.db, key.id).map((v) => versionView(key, v, token)) };
+  return { ...keyView(key), versions: listVersions(ctx.db, key.id).map((v) => versionView(key, v, read)) };
 }
 
 export function publicKeyPem(ctx: LedgerCtx, ref: string, version?: number): { pem: string; key: KeyRow; version: number } {

@@ -1,10 +1,19 @@
 import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { configError, temporary, InternalError, KmsError } from '../errors.js';
 import { MIGRATIONS } from './migrations/index.js';
 
 export type Db = Database.Database;
+
+// The addon's path, resolved once: better-sqlite3's own lookup (the bindings package) probes a dozen
+// candidate paths with stat calls on every start.
+let addonPath: string | undefined;
+function sqliteAddon(): string {
+  addonPath ??= createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
+  return addonPath;
+}
 
 export const LEDGER_FILE = 'ledger.db';
 const DEFAULT_BUSY_MS = 5000;
@@ -29,7 +38,7 @@ export function openLedger(home: string, o: OpenOptions = {}): Db {
   if (o.create) mkdirSync(home, { recursive: true, mode: 0o700 });
   let db: Db;
   try {
-    db = new Database(path, { fileMustExist: !o.create, timeout: o.busyTimeoutMs ?? DEFAULT_BUSY_MS });
+    db = new Database(path, { fileMustExist: !o.create, timeout: o.busyTimeoutMs ?? DEFAULT_BUSY_MS, nativeBinding: sqliteAddon() });
   } catch (e) {
     throw configError(`cannot open the ledger ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }

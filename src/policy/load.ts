@@ -13,6 +13,7 @@ import { badData, notFound, usage, KmsError } from '../errors.js';
 import { DELETION_WINDOW, ROTATION_PERIOD, parseDuration } from '../duration.js';
 import type { Spec } from '../keys/specs.js';
 import { yaml11Trap } from './traps.js';
+import { projectRoot } from '../paths.js';
 import { APPROVABLE, type ApprovableOp, type KeyDecl, type Operation, type PolicySet, type RoleDecl, type RuleDecl, type SourcePos } from './model.js';
 
 export interface PolicyError extends SourcePos {
@@ -24,13 +25,13 @@ export interface PolicyText {
   text: string;
 }
 
-export const SCHEMA_URL = new URL('../../policies/schema.json', import.meta.url);
+export const SCHEMA_PATH = join(projectRoot(), 'policies', 'schema.json');
 
 let compiled: ValidateFunction | undefined;
 
 function schemaValidator(): ValidateFunction {
   if (!compiled) {
-    const schema = JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as object;
+    const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object;
     compiled = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, verbose: true }).compile(schema);
   }
   return compiled;

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, closeSync, fsyncSync, renameSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pkcs11js from 'pkcs11js';
+import { P as pkcs11js } from './pkcs11.js';
 import { configError } from '../errors.js';
 import { fromPkcs11 } from './ckr.js';
 import { requireSoftHsm } from './module.js';

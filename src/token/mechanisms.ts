@@ -1,4 +1,4 @@
-import pkcs11js from 'pkcs11js';
+import { P as pkcs11js } from './pkcs11.js';
 import type { Spec } from '../keys/specs.js';
 
 // pkcs11js 2.1.7 exports no Ed25519 constants, though SoftHSM 2.6.1 implements them (PKCS#11 3.0 values).

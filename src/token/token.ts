@@ -1,4 +1,4 @@
-import pkcs11js from 'pkcs11js';
+import { P as pkcs11js, type GcmParams, type Mechanism, type PKCS11, type Template } from './pkcs11.js';
 import { KmsError, InternalError, unavailable, configError, notFound, badData, temporary } from '../errors.js';
 import { fromPkcs11, ckrName } from './ckr.js';
 import { normaliseLabel, type TokenSelector } from './uri.js';
@@ -62,20 +62,20 @@ function isTransientOpen(e: unknown): boolean {
   return false;
 }
 
-function gcm(iv: Buffer, aad: Buffer): pkcs11js.Mechanism {
-  const parameter: pkcs11js.GcmParams = { type: P.CK_PARAMS_GCM, iv, ivBits: iv.length * 8, aad, tagBits: 128 };
+function gcm(iv: Buffer, aad: Buffer): Mechanism {
+  const parameter: GcmParams = { type: P.CK_PARAMS_GCM, iv, ivBits: iv.length * 8, aad, tagBits: 128 };
   return { mechanism: P.CKM_AES_GCM, parameter };
 }
 
-function flags(all: number[], on: number[]): pkcs11js.Template {
+function flags(all: number[], on: number[]): Template {
   return all.map((type) => ({ type, value: on.includes(type) }));
 }
 
 /** The attribute templates of one key version, per spec: exported for the drift check and for tests. */
 export interface KeyTemplates {
-  secret?: pkcs11js.Template;
-  public?: pkcs11js.Template;
-  private?: pkcs11js.Template;
+  secret?: Template;
+  public?: Template;
+  private?: Template;
 }
 
 export function templatesFor(spec: Spec, o: GenerateOptions): KeyTemplates {
@@ -102,14 +102,14 @@ export function templatesFor(spec: Spec, o: GenerateOptions): KeyTemplates {
     };
   }
   const keyType = spec === 'ed25519' ? CKK_EC_EDWARDS : spec.startsWith('ec-') ? P.CKK_EC : P.CKK_RSA;
-  const pub: pkcs11js.Template = [
+  const pub: Template = [
     ...base,
     { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
     { type: P.CKA_KEY_TYPE, value: keyType },
     { type: P.CKA_PRIVATE, value: false },
     ...flags(USAGE_PUBLIC, [P.CKA_VERIFY]),
   ];
-  const priv: pkcs11js.Template = [
+  const priv: Template = [
     ...base,
     { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
     { type: P.CKA_KEY_TYPE, value: keyType },
@@ -133,20 +133,20 @@ export function templatesFor(spec: Spec, o: GenerateOptions): KeyTemplates {
  */
 export class Token {
   readonly info: TokenInfo;
-  private readonly lib: pkcs11js.PKCS11;
+  private readonly lib: PKCS11;
   private readonly slot: Handle;
   private session: Handle | null = null;
   private loggedIn = false;
   private mechs: Set<number> | null = null;
 
-  private constructor(lib: pkcs11js.PKCS11, slot: Handle, info: TokenInfo) {
+  private constructor(lib: PKCS11, slot: Handle, info: TokenInfo) {
     this.lib = lib;
     this.slot = slot;
     this.info = info;
   }
 
   /** Loads the module and initialises it. The caller owns the returned library and must finalise it. */
-  static loadModule(modulePath: string): pkcs11js.PKCS11 {
+  static loadModule(modulePath: string): PKCS11 {
     const lib = new P.PKCS11();
     try {
       lib.load(modulePath);
@@ -164,7 +164,7 @@ export class Token {
     return lib;
   }
 
-  static listTokens(lib: pkcs11js.PKCS11): Array<{ slot: Handle; info: TokenInfo; initialized: boolean }> {
+  static listTokens(lib: PKCS11): Array<{ slot: Handle; info: TokenInfo; initialized: boolean }> {
     try {
       return lib.C_GetSlotList(true).map((slot) => {
         const t = lib.C_GetTokenInfo(slot);
@@ -299,7 +299,7 @@ export class Token {
   }
 
   /** Every object matching the template; FindObjectsFinal on every path. */
-  find(template: pkcs11js.Template): Handle[] {
+  find(template: Template): Handle[] {
     try {
       this.lib.C_FindObjectsInit(this.s, template);
     } catch (e) {
@@ -365,7 +365,7 @@ export class Token {
     return { ecPoint: this.attributes(h, [P.CKA_EC_POINT]).get(P.CKA_EC_POINT) };
   }
 
-  setAttributes(h: Handle, template: pkcs11js.Template): void {
+  setAttributes(h: Handle, template: Template): void {
     try {
       this.lib.C_SetAttributeValue(this.s, h, template);
     } catch (e) {
@@ -400,7 +400,7 @@ export class Token {
     }
   }
 
-  sign(key: Handle, mechanism: pkcs11js.Mechanism, data: Buffer, maxLen: number): Buffer {
+  sign(key: Handle, mechanism: Mechanism, data: Buffer, maxLen: number): Buffer {
     try {
       this.lib.C_SignInit(this.s, mechanism, key);
       return Buffer.from(this.lib.C_Sign(this.s, data, Buffer.alloc(maxLen)));
@@ -410,7 +410,7 @@ export class Token {
   }
 
   /** C_Verify; false for CKR_SIGNATURE_INVALID / LEN_RANGE, typed errors otherwise. */
-  verify(key: Handle, mechanism: pkcs11js.Mechanism, data: Buffer, signature: Buffer): boolean {
+  verify(key: Handle, mechanism: Mechanism, data: Buffer, signature: Buffer): boolean {
     try {
       this.lib.C_VerifyInit(this.s, mechanism, key);
       return this.lib.C_Verify(this.s, data, signature);

@@ -13,7 +13,8 @@ import { flipBit, kj, kmsAsync, ledgerQuery, ok, pool } from '../helpers/e2e.js'
 import { activateEmbedded, EMBEDDED_LABEL, readEmbeddedPin } from '../../src/token/embedded.js';
 import { Token } from '../../src/token/token.js';
 import { openLedger } from '../../src/ledger/db.js';
-import { openSignKey, signWith, verify, type SignOptions } from '../../src/keys/sign.js';
+import { openSignKey, signWith, type SignOptions } from '../../src/keys/sign.js';
+import { verify } from '../../src/keys/verify.js';
 import { newScope } from '../../src/keys/context.js';
 import { KmsError } from '../../src/errors.js';
 

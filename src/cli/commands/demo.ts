@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../../paths.js';
 import type { Handler } from '../result.js';
 import { checkFailed } from '../../errors.js';
 import { colours } from '../render.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/kmsctl', import.meta.url));
+const BIN = join(projectRoot(), 'bin', 'kmsctl');
 
 interface Step {
   code: number;

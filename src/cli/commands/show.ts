@@ -1,5 +1,6 @@
 import type { Handler } from '../result.js';
 import { show } from '../../keys/query.js';
+import { attributeReader } from '../../keys/provenance.js';
 import { formatDuration } from '../../duration.js';
 import { table } from '../table.js';
 import { daysLeft } from '../../keys/lifecycle.js';
@@ -7,7 +8,7 @@ import { colours, paintState } from '../render.js';
 
 export const run: Handler = async (rt, [ref]) => {
   const token = await rt.openToken();
-  const k = show(rt.ledgerCtx(), ref, token);
+  const k = show(rt.ledgerCtx(), ref, attributeReader(token));
   const head = [
     `${k.alias}  ${k.id}`,
     `spec ${k.spec} (${k.purpose})  state ${paintState(colours(rt.flags), k.state)}  primary v${k.primaryVersion}`,

@@ -1,5 +1,5 @@
 import type { Handler } from '../result.js';
-import { verify } from '../../keys/sign.js';
+import { verify } from '../../keys/verify.js';
 import { usage } from '../../errors.js';
 import { parseVersion, rawOrBase64, readInput } from '../io.js';
 
