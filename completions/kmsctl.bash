@@ -6,7 +6,7 @@ _kmsctl() {
   local commands="init create list show rotate wrap unwrap datakey rewrap sign verify public-key mac mac-verify disable enable delete restore purge approve requests policy doctor audit report completion demo"
   case "$prev" in
     --home|--module|--pin-file|--in|--out|--plaintext-out|--signature|--mac|--checkpoint) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    --token|--token-serial|--actor|--rotation-period|--deletion-window|--description|--label|--context|--count|--version|--window|--key|--action|--since|--until|--since-seq|--limit) COMPREPLY=(); return ;;
+    --token|--token-serial|--actor|--rotation-period|--deletion-window|--description|--label|--limit|--after|--context|--count|--version|--window|--key|--action|--since|--until|--since-seq) COMPREPLY=(); return ;;
     --spec) COMPREPLY=($(compgen -W "aes-256 hmac-sha256 ec-p256 ec-p384 ed25519 rsa-2048 rsa-3072 rsa-4096" -- "$cur")); return ;;
     --state) COMPREPLY=($(compgen -W "enabled disabled pending-deletion destroyed" -- "$cur")); return ;;
     --bytes) COMPREPLY=($(compgen -W "16 24 32 64" -- "$cur")); return ;;
@@ -20,7 +20,7 @@ _kmsctl() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$w" in
-      --home|--module|--token|--token-serial|--pin-file|--actor|--spec|--rotation-period|--deletion-window|--description|--label|--state|--in|--out|--context|--in|--out|--context|--bytes|--context|--plaintext-out|--out|--count|--in|--out|--context|--in|--digest|--padding|--format|--out|--in|--signature|--version|--digest|--padding|--format|--version|--out|--in|--out|--in|--mac|--version|--version|--version|--window|--version|--version|--key|--version|--actor|--action|--outcome|--since|--until|--since-seq|--limit|--checkpoint|--out|--checkpoint|--since|--until|--since-seq|--since|--format|--out) ((i++)) ;;
+      --home|--module|--token|--token-serial|--pin-file|--actor|--spec|--rotation-period|--deletion-window|--description|--label|--state|--limit|--after|--in|--out|--context|--in|--out|--context|--bytes|--context|--plaintext-out|--out|--count|--in|--out|--context|--in|--digest|--padding|--format|--out|--in|--signature|--version|--digest|--padding|--format|--version|--out|--in|--out|--in|--mac|--version|--version|--version|--window|--version|--version|--key|--version|--actor|--action|--outcome|--since|--until|--since-seq|--limit|--checkpoint|--out|--checkpoint|--since|--until|--since-seq|--since|--format|--out) ((i++)) ;;
       -*) ;;
       *) if [[ -z "$cmd" ]]; then cmd="$w"; elif [[ -z "$sub" && " $(_kmsctl_subs "$cmd") " == *" $w "* ]]; then sub="$w"; else ((npos++)); fi ;;
     esac
@@ -33,7 +33,7 @@ _kmsctl() {
   case "$cmd${sub:+ $sub}" in
     "init") opts=""; arg="" ;;
     "create") opts="--spec --rotation-period --deletion-window --description --label"; arg="file" ;;
-    "list") opts="--all --state"; arg="" ;;
+    "list") opts="--all --state --limit --after"; arg="" ;;
     "show") opts=""; arg="key" ;;
     "rotate") opts="--due"; arg="key" ;;
     "wrap") opts="--in --out --context --binary --batch"; arg="key" ;;

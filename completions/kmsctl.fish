@@ -46,6 +46,8 @@ complete -c kmsctl -n '__fish_seen_subcommand_from create' -l label -x -d 'a lab
 complete -c kmsctl -n '__fish_seen_subcommand_from create' -F
 complete -c kmsctl -n '__fish_seen_subcommand_from list' -l all -d 'include destroyed keys'
 complete -c kmsctl -n '__fish_seen_subcommand_from list' -l state -xa 'enabled disabled pending-deletion destroyed' -d 'only keys in this state'
+complete -c kmsctl -n '__fish_seen_subcommand_from list' -l limit -x -d 'at most this many keys (a page, in alias order)'
+complete -c kmsctl -n '__fish_seen_subcommand_from list' -l after -x -d 'the page after this alias (with --limit)'
 complete -c kmsctl -n '__fish_seen_subcommand_from show' -a '(kmsctl __aliases 2>/dev/null)'
 complete -c kmsctl -n '__fish_seen_subcommand_from rotate' -l due -d 'rotate every enabled key whose rotation period has elapsed (for cron and CI); exit 0 when none is due'
 complete -c kmsctl -n '__fish_seen_subcommand_from rotate' -a '(kmsctl __aliases 2>/dev/null)'

@@ -72,6 +72,8 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       { flags: '--all', description: 'include destroyed keys' },
       { flags: '--state <state>', description: 'only keys in this state', choices: ['enabled', 'disabled', 'pending-deletion', 'destroyed'] },
+      { flags: '--limit <n>', description: 'at most this many keys (a page, in alias order)' },
+      { flags: '--after <alias>', description: 'the page after this alias (with --limit)' },
     ],
     examples: ['kmsctl list', 'kmsctl list --state pending-deletion', 'kmsctl list --json | jq -r ".keys[].alias"'],
   },

@@ -1,4 +1,4 @@
-import { listKeys, listVersions, type KeyRow, type VersionRow } from '../ledger/records.js';
+import { listKeys, listVersions, type KeyFilter, type KeyRow, type VersionRow } from '../ledger/records.js';
 import { pemFromSpki } from '../crypto/index.js';
 import { badData, usage } from '../errors.js';
 import { requireKey, requireVersion } from './resolve.js';
@@ -41,8 +41,8 @@ export function keyView(k: KeyRow): KeyView {
   };
 }
 
-export function list(ctx: LedgerCtx, all: boolean): KeyView[] {
-  return listKeys(ctx.db, all).map(keyView);
+export function list(ctx: LedgerCtx, f: KeyFilter): KeyView[] {
+  return listKeys(ctx.db, f).map(keyView);
 }
 
 /** Token attributes that tell where a key came from and what it may do (read live from the token). */

@@ -54,9 +54,29 @@ export function findKey(db: Db, ref: string): KeyRow | undefined {
   return byId ?? (db.prepare('SELECT * FROM keys WHERE alias = ?').get(ref) as KeyRow | undefined);
 }
 
-export function listKeys(db: Db, includeDestroyed: boolean): KeyRow[] {
-  const sql = includeDestroyed ? 'SELECT * FROM keys ORDER BY alias' : "SELECT * FROM keys WHERE state != 'destroyed' ORDER BY alias";
-  return db.prepare(sql).all() as KeyRow[];
+export interface KeyFilter {
+  includeDestroyed: boolean;
+  state?: string;
+  /** Keys whose alias sorts after this one (the next page). */
+  after?: string;
+  limit?: number;
+}
+
+/** Keys in alias order, filtered and paged in SQL (the alias index serves the order and the page). */
+export function listKeys(db: Db, f: KeyFilter): KeyRow[] {
+  const where: string[] = [];
+  const params: Array<string | number> = [];
+  if (f.state !== undefined) {
+    where.push('state = ?');
+    params.push(f.state);
+  } else if (!f.includeDestroyed) where.push("state != 'destroyed'");
+  if (f.after !== undefined) {
+    where.push('alias > ?');
+    params.push(f.after);
+  }
+  if (f.limit !== undefined) params.push(f.limit);
+  const sql = `SELECT * FROM keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY alias${f.limit !== undefined ? ' LIMIT ?' : ''}`;
+  return db.prepare(sql).all(...params) as KeyRow[];
 }
 
 export function getVersion(db: Db, keyId: string, version: number): VersionRow | undefined {

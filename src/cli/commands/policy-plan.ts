@@ -13,7 +13,7 @@ import type { PolicySet } from '../../policy/model.js';
 export function makePlan(rt: Runtime, files: string[]): { desired: PolicySet; plan: Plan } {
   const desired = loadPolicy(files);
   const db = rt.ledger();
-  const p = plan(desired, listKeys(db, true), appliedPolicy(db), rt.now());
+  const p = plan(desired, listKeys(db, { includeDestroyed: true }), appliedPolicy(db), rt.now());
   if (p.conflicts.length > 0) {
     const list = p.conflicts.map((c) => `${c.file}:${c.line}:${c.column}: ${c.message}`).join('\n');
     throw badData(`the policy cannot be applied to this ledger:\n${list}`, { reason: 'policy-conflict', details: { errors: p.conflicts } });
