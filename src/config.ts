@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { configError } from './errors.js';
+import { importOnDemand } from './esm-import.js';
 import { checkLabel, parsePkcs11Uri, type TokenSelector } from './token/uri.js';
 
 // Resolution order: flags > environment (KMSCTL_*) > KMSCTL_HOME/config.yaml > defaults.
@@ -38,7 +39,7 @@ export function defaultHome(env: NodeJS.ProcessEnv): string {
 async function readConfigFile(home: string): Promise<FileConfig> {
   const path = join(home, 'config.yaml');
   if (!existsSync(path)) return {};
-  const { parse } = await import('yaml');
+  const { parse } = await importOnDemand<typeof import('yaml')>('yaml');
   let doc: unknown;
   try {
     doc = parse(readFileSync(path, 'utf8'), { version: '1.2', uniqueKeys: true });

@@ -1,3 +1,4 @@
+import { importOnDemand } from '../esm-import.js';
 import { cancelled } from '../errors.js';
 
 // Prompts load @inquirer/prompts only when a prompt is really shown: it is not on any hot path.
@@ -7,7 +8,7 @@ function isCancel(e: unknown): boolean {
 }
 
 export async function promptSecret(message: string): Promise<string> {
-  const { password } = await import('@inquirer/prompts');
+  const { password } = await importOnDemand<typeof import('@inquirer/prompts')>('@inquirer/prompts');
   try {
     return await password({ message, mask: false }, { output: process.stderr });
   } catch (e) {
@@ -17,7 +18,7 @@ export async function promptSecret(message: string): Promise<string> {
 }
 
 export async function promptText(message: string): Promise<string> {
-  const { input } = await import('@inquirer/prompts');
+  const { input } = await importOnDemand<typeof import('@inquirer/prompts')>('@inquirer/prompts');
   try {
     return await input({ message }, { output: process.stderr });
   } catch (e) {
