@@ -23,5 +23,10 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# better-sqlite3 and pkcs11js compile against Node's headers; Debian's nodejs package ships them in
+# /usr/include/node, so node-gyp needs no download when told where they are.
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ] && ! npm config get nodedir 2>/dev/null | grep -q '^/'; then
+  export npm_config_nodedir=/usr
+fi
 npm ci --no-audit --no-fund
 npm run build

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { usage, configError, badData } from '../errors.js';
 
@@ -20,6 +20,27 @@ export function readInput(path: string | undefined, what: string): Buffer {
 
 /** Written to a temp file beside the target, fsynced, then renamed: a reader never sees half a file. */
 export function writeOutputAtomic(path: string, data: Buffer | string, mode = 0o644): void {
+  if (path === '-') {
+    process.stdout.write(data);
+    return;
+  }
+  // A device, a FIFO or a symlink (/dev/null, /dev/stdout, a named pipe) is written through, never
+  // replaced by a renamed regular file: only a regular file gets the temp-file-and-rename treatment.
+  let existing: Stats | undefined;
+  try {
+    existing = lstatSync(path);
+  } catch {
+    existing = undefined;
+  }
+  if (existing && !existing.isFile()) {
+    if (existing.isDirectory()) throw usage(`cannot write ${path}: it is a directory`, { reason: 'output-not-writable' });
+    try {
+      writeFileSync(path, data);
+    } catch (e) {
+      throw usage(`cannot write ${path} (${(e as { code?: string }).code ?? String(e)})`, { reason: 'output-not-writable' });
+    }
+    return;
+  }
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
   let fd: number;
   try {

@@ -32,6 +32,17 @@ export function generateVersion(ctx: KeyCtx, spec: Spec, alias: string, version:
   return publicKeyOf(spec, g);
 }
 
+/** Best effort: objects a failed generate may have left under a CKA_ID no ledger version names. */
+export function discardVersion(ctx: KeyCtx, ckaId: Buffer): void {
+  for (const cls of ['secret', 'private', 'public'] as const) {
+    try {
+      for (const h of ctx.token.findAll(cls, ckaId)) ctx.token.destroy(h);
+    } catch {
+      // Left for doctor, which reports it as an orphan.
+    }
+  }
+}
+
 /** The ledger half of a create: key row, version 1, intent gone, in one transaction. */
 export function completeCreate(db: Db, key: KeyRow, ckaId: Buffer, publicKey: Buffer | null, intentId: number): void {
   immediate(db, 'completing the create', () => {
@@ -84,7 +95,9 @@ export function createKey(ctx: KeyCtx, scope: AuditScope, input: CreateInput): {
   try {
     publicKey = generateVersion(ctx, spec, alias, 1, ckaId, input.exportable === true, 'create');
   } catch (e) {
-    // Nothing reached the token: drop the intent so no trace of the failed create remains.
+    // The create failed: remove whatever the token may have made under this CKA_ID, then the intent,
+    // so no trace of it remains.
+    discardVersion(ctx, ckaId);
     immediate(ctx.db, 'rolling back the create intent', () => deleteIntent(ctx.db, intentId));
     throw e;
   }

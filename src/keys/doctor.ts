@@ -51,10 +51,20 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * The token first, then the ledger in one read transaction. A create or rotate writes its intent before
+ * the token object and removes it only in the transaction that adds the version, so any object seen
+ * here is named by either an intent or a version in the later ledger snapshot: one being made by a
+ * concurrent rotate is never taken for an orphan.
+ */
 function load(ctx: KeyCtx): Context {
-  const keys = new Map((ctx.db.prepare('SELECT * FROM keys').all() as KeyRow[]).map((k) => [k.id, k]));
-  const versions = ctx.db.prepare('SELECT * FROM versions ORDER BY key_id, version').all() as VersionRow[];
-  return { ctx, keys, versions, objects: ctx.token.listKeyObjects(), intents: listIntents(ctx.db) };
+  const objects = ctx.token.listKeyObjects();
+  const read = ctx.db.transaction(() => ({
+    keys: new Map((ctx.db.prepare('SELECT * FROM keys').all() as KeyRow[]).map((k) => [k.id, k])),
+    versions: ctx.db.prepare('SELECT * FROM versions ORDER BY key_id, version').all() as VersionRow[],
+    intents: listIntents(ctx.db),
+  }));
+  return { ctx, objects, ...read() };
 }
 
 const ATTR_NAME: Record<number, string> = {
@@ -112,6 +122,8 @@ export function diagnose(ctx: KeyCtx): { findings: Finding[]; context: Context }
       const where = { keyId: key.id, alias: key.alias, version: v.version, ckaId: hex(v.cka_id) };
       if (objs.length === 0) {
         if (pending.has(hex(v.cka_id))) continue;
+        // Listed before the ledger was read: a version completed in between has its object by now.
+        if (ctx.token.findAll(cls, v.cka_id).length > 0) continue;
         out.push({ kind: 'missing-object', message: `${key.alias} v${v.version} (${v.state}): its ${cls} key object is missing from the token`, ...where });
         continue;
       }
@@ -191,7 +203,14 @@ export function repair(ctx: KeyCtx, o: RepairOptions): Finding[] {
           f.left = 'orphans are removed only with --yes (or when confirmed at the prompt)';
           continue;
         }
-        const n = destroyObjects(ctx, Buffer.from(f.ckaId!, 'hex'));
+        const id = Buffer.from(f.ckaId!, 'hex');
+        // Checked again under the write lock: never destroy what a version or an intent names.
+        const named = immediate(ctx.db, 'checking an orphan', () => ctx.db.prepare('SELECT 1 FROM versions WHERE cka_id = ? UNION ALL SELECT 1 FROM intents WHERE cka_id = ?').get(id, id) !== undefined);
+        if (named) {
+          f.left = 'the ledger names it now (an operation finished meanwhile): left in place';
+          continue;
+        }
+        const n = destroyObjects(ctx, id);
         f.repaired = `destroyed ${n} orphan object${n === 1 ? '' : 's'}`;
       } else if (f.kind === 'missing-object') {
         f.left = 'the key material is gone from the token; restore the token from its backup (kmsctl cannot recreate a key)';

@@ -2,7 +2,7 @@ import { immediate, type Db } from '../ledger/db.js';
 import { insertIntent, deleteIntent, insertVersion, type KeyRow } from '../ledger/records.js';
 import { newCkaId } from './ids.js';
 import { requireEnabled, requireKey } from './resolve.js';
-import { generateVersion } from './create.js';
+import { discardVersion, generateVersion } from './create.js';
 import type { AuditScope, KeyCtx } from './context.js';
 import { faultPoint } from '../faults.js';
 
@@ -46,6 +46,7 @@ export function rotateKey(ctx: KeyCtx, scope: AuditScope, ref: string): RotateRe
   try {
     publicKey = generateVersion(ctx, key.spec, key.alias, version, ckaId, key.exportable === 1, 'rotate');
   } catch (e) {
+    discardVersion(ctx, ckaId);
     immediate(ctx.db, 'rolling back the rotate intent', () => deleteIntent(ctx.db, intentId));
     throw e;
   }

@@ -77,6 +77,9 @@ export function translateSqlite(e: unknown, doing: string): Error {
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return temporary(`the ledger is busy (${doing}); another kmsctl holds it past the timeout`, { hint: 'retry the command', cause: e, reason: code });
   }
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM')) {
+    return configError(`the ledger cannot be opened for writing (${code}): check the permissions of KMSCTL_HOME and ledger.db`, { cause: e, reason: code });
+  }
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
     return configError(`the ledger file is damaged or not a kmsctl ledger (${code})`, { cause: e, reason: code });
   }

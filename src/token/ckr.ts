@@ -28,6 +28,8 @@ const TABLE: Record<string, { code: ErrorCode; message: string; hint?: string }>
   CKR_DATA_LEN_RANGE: { code: 'bad-data', message: 'the input has a length the token rejects' },
   CKR_SIGNATURE_INVALID: { code: 'check-failed', message: 'the signature does not verify' },
   CKR_SIGNATURE_LEN_RANGE: { code: 'check-failed', message: 'the signature has the wrong length' },
+  // SoftHSM answers CKR_GENERAL_ERROR when its file store is caught mid-write by another process.
+  CKR_GENERAL_ERROR: { code: 'temporary', message: 'the token reported a general error (with SoftHSM: another process was writing to its store)', hint: 'retry the command; if it persists, run kmsctl doctor' },
   CKR_CRYPTOKI_NOT_INITIALIZED: { code: 'internal', message: 'the PKCS#11 module was used before it was initialised' },
 };
 

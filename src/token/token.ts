@@ -57,7 +57,7 @@ function sleepMs(ms: number): void {
 
 /** A read of the token that a concurrent writer can spoil: retried, never reported as a bug at once. */
 function isTransientOpen(e: unknown): boolean {
-  if (e instanceof KmsError) return e.reason === 'token-not-found';
+  if (e instanceof KmsError) return e.reason === 'no-token-readable' || e.reason === 'CKR_GENERAL_ERROR';
   if (e instanceof InternalError) return /CKR_GENERAL_ERROR|CKR_DEVICE_ERROR/.test(e.message);
   return false;
 }
@@ -205,7 +205,8 @@ export class Token {
       const what = [sel.label !== undefined ? `label "${sel.label}"` : '', sel.serial !== undefined ? `serial ${sel.serial}` : ''].filter(Boolean).join(' and ');
       if (hits.length === 0) {
         const seen = all.map((t) => `"${t.info.label}" (serial ${t.info.serial})`).join(', ') || 'none';
-        throw unavailable(`no token with ${what} in ${modulePath}; tokens present: ${seen}`, { reason: 'token-not-found' });
+        // With no readable token at all, a concurrent writer may be hiding it: that is worth a retry.
+        throw unavailable(`no token with ${what} in ${modulePath}; tokens present: ${seen}`, { reason: all.length === 0 ? 'no-token-readable' : 'token-not-found' });
       }
       if (hits.length > 1) {
         throw configError(`${hits.length} tokens match ${what}; select one with --token-serial`);

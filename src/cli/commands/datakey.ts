@@ -11,6 +11,7 @@ export const run: Handler = async (rt, [ref], o) => {
   if (o.count !== undefined) {
     const count = String(o.count);
     if (!/^[1-9]\d{0,6}$/.test(count)) throw usage(`--count must be a whole number from 1 to 9999999, not "${count}"`);
+    if (o.out || o.plaintextOut) throw usage('--count writes JSON Lines on stdout: drop --out and --plaintext-out (redirect stdout to a 0600 file instead)');
     return datakeyBatch(rt, ref, bytes, Number(count), context);
   }
   const ctx = await rt.keyCtx();
