@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { configError, temporary, InternalError, KmsError } from '../errors.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -33,12 +33,16 @@ export interface OpenOptions {
 export function openLedger(home: string, o: OpenOptions = {}): Db {
   const path = ledgerPath(home);
   if (!o.create && !existsSync(path)) {
-    throw configError(`no ledger at ${path}`, { hint: 'run kmsctl init first (or point --home / KMSCTL_HOME at your ledger)', reason: 'no-ledger' });
+    throw configError(`no ledger at ${path}`, { hint: 'run kmsctl init first, or point --home / KMSCTL_HOME at your ledger', reason: 'no-ledger' });
   }
   if (o.create) mkdirSync(home, { recursive: true, mode: 0o700 });
+  const fresh = o.create === true && !existsSync(path);
   let db: Db;
   try {
     db = new Database(path, { fileMustExist: !o.create, timeout: o.busyTimeoutMs ?? DEFAULT_BUSY_MS, nativeBinding: sqliteAddon() });
+    // The ledger names keys and holds the audit trail: readable by its owner only (SQLite gives its
+    // -wal and -shm files the same mode).
+    if (fresh) chmodSync(path, 0o600);
   } catch (e) {
     throw configError(`cannot open the ledger ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }

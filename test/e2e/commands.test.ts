@@ -87,6 +87,7 @@ describe('init', () => {
       expect(d.token.manufacturer).toBe('SoftHSM project');
       expect(existsSync(join(fresh, 'ledger.db'))).toBe(true);
       expect(statSync(join(fresh, 'softhsm', 'user.pin')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(fresh, 'ledger.db')).mode & 0o777).toBe(0o600);
       expect(userPin(fresh).length).toBeGreaterThanOrEqual(16);
       const serial = ledgerQuery(fresh, (db) => (db.prepare("SELECT value FROM meta WHERE name = 'token_serial'").get() as { value: string }).value);
       expect(serial).toBe(d.token.serial);
