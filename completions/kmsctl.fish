@@ -1,7 +1,7 @@
 # kmsctl shell completion, generated from the command table by `kmsctl completion fish`.
 # Install: kmsctl completion fish > ~/.config/fish/completions/kmsctl.fish
 complete -c kmsctl -f
-complete -c kmsctl -n 'true' -l home -rF -d 'ledger directory (env KMSCTL_HOME; default $XDG_DATA_HOME/kmsctl)'
+complete -c kmsctl -n 'true' -l home -rF -d 'ledger directory (env KMSCTL_HOME; default $XDG_DATA_HOME/kmsctl or ~/.local/share/kmsctl)'
 complete -c kmsctl -n 'true' -l module -rF -d 'PKCS#11 library (env KMSCTL_MODULE; default: the embedded SoftHSM token)'
 complete -c kmsctl -n 'true' -l token -x -d 'token label or PKCS#11 URI pkcs11:token=...;serial=... (env KMSCTL_TOKEN)'
 complete -c kmsctl -n 'true' -l token-serial -x -d 'token serial number (env KMSCTL_TOKEN_SERIAL)'

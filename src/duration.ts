@@ -10,7 +10,7 @@ export function parseDuration(what: string, text: string, minS: number, maxS: nu
   // A bare number is ambiguous (ms() reads it as milliseconds): ask for a unit.
   const parsed = /^\d+(\.\d+)?$/.test(trimmed) ? undefined : (ms as unknown as (s: string) => number | undefined)(trimmed);
   if (parsed === undefined || !Number.isFinite(parsed) || parsed <= 0) {
-    throw usage(`${what} "${text}" is not a duration: use a number and a unit such as 30d or 12h (allowed ${range})`, { reason: 'bad-duration' });
+    throw usage(`${what} "${text}" is not a duration: use a number and a unit such as 30d or 90d (allowed ${range})`, { reason: 'bad-duration' });
   }
   const s = Math.round(parsed / 1000);
   if (s < minS || s > maxS) throw usage(`${what} ${text} is out of range: allowed ${range}`, { reason: 'duration-out-of-range' });

@@ -35,7 +35,7 @@ const AUDIT_WINDOW: OptionSpec[] = [
 const FORMAT: OptionSpec = { flags: '--format <form>', description: 'ECDSA signature form (default der, as openssl expects)', choices: ['der', 'raw'] };
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
-  { flags: '--home <dir>', description: 'ledger directory (env KMSCTL_HOME; default $XDG_DATA_HOME/kmsctl)' },
+  { flags: '--home <dir>', description: 'ledger directory (env KMSCTL_HOME; default $XDG_DATA_HOME/kmsctl or ~/.local/share/kmsctl)' },
   { flags: '--module <path>', description: 'PKCS#11 library (env KMSCTL_MODULE; default: the embedded SoftHSM token)' },
   { flags: '--token <label|uri>', description: 'token label or PKCS#11 URI pkcs11:token=...;serial=... (env KMSCTL_TOKEN)' },
   { flags: '--token-serial <serial>', description: 'token serial number (env KMSCTL_TOKEN_SERIAL)' },

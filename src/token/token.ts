@@ -295,7 +295,7 @@ export class Token {
       const [pt] = this.lib.C_GetAttributeValue(this.s, kp.publicKey, [{ type: P.CKA_EC_POINT }]);
       return { ecPoint: pt.value as Buffer };
     } catch (e) {
-      throw fromPkcs11(e, `generating a ${spec} key on the token`);
+      throw fromPkcs11(e, `generating the ${spec} key on the token`);
     }
   }
 

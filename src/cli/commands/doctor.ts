@@ -13,8 +13,10 @@ export const run: Handler = async (rt, _args, o) => {
   let findings: Finding[];
   if (o.repair) {
     let removeOrphans = o.yes === true;
-    if (!removeOrphans && rt.interactive && diagnose(ctx).findings.some((f) => f.kind === 'orphan')) {
-      removeOrphans = (await promptText('Destroy the orphan token objects listed by kmsctl doctor? Type yes:')).trim() === 'yes';
+    const orphans = rt.interactive && !removeOrphans ? diagnose(ctx).findings.filter((f) => f.kind === 'orphan') : [];
+    if (orphans.length > 0) {
+      process.stderr.write(`${orphans.map(line).join('\n')}\n`);
+      removeOrphans = (await promptText('Destroy the orphan token objects listed above? Type yes:')).trim() === 'yes';
     }
     findings = await rt.audited('doctor', (scope) => {
       const r = repair(ctx, { removeOrphans });
