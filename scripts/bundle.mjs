@@ -4,25 +4,38 @@
 // and load from node_modules only when a command needs them.
 import { build } from 'esbuild';
 
-// commander requires child_process at load time for executable subcommands, which kmsctl never uses;
-// that one require pulls in net, dgram and the stream stack. Every child_process import in the bundle
-// goes through a stand-in that loads the real module on first use.
-const lazyChildProcess = {
-  name: 'lazy-child-process',
+// Node built-ins that a short command may never use are loaded on first use, not at start-up:
+// commander requires child_process at load time for executable subcommands, which kmsctl never uses
+// (that one require pulls in net, dgram and the stream stack); crypto costs several milliseconds and
+// list or show do not need it; readline serves batch mode only. Every import of these in the bundle
+// goes through a stand-in that loads the real module when one of its members is first read.
+const LAZY_BUILTINS = ['child_process', 'crypto', 'readline'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (args.namespace === 'lazy-cp' ? { path: 'node:child_process', external: true } : { path: 'child_process', namespace: 'lazy-cp' }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-cp' }, () => ({
-      contents: [
-        "let real; const load = () => (real ??= require('node:child_process'));",
-        'module.exports = new Proxy({}, {',
-        '  get: (_, k) => load()[k],',
-        '  has: (_, k) => k in load(),',
-        '  ownKeys: () => Reflect.ownKeys(load()),',
-        '  getOwnPropertyDescriptor: (_, k) => (k in load() ? { value: load()[k], writable: true, enumerable: true, configurable: true } : undefined),',
-        '});',
-      ].join('\n'),
-      loader: 'js',
-    }));
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) => {
+      const name = args.path.replace(/^node:/, '');
+      return args.namespace === 'lazy-builtin' ? { path: `node:${name}`, external: true } : { path: name, namespace: 'lazy-builtin' };
+    });
+    // esbuild's interop copies a CommonJS module's keys when it is imported, so the stand-in lists the
+    // built-in's keys (taken here, from the Node that builds and runs the bundle) without loading it.
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      const keys = Object.keys(await import(`node:${args.path}`)).filter((k) => k !== 'default');
+      return {
+        contents: [
+          `let real; const load = () => (real ??= require('node:${args.path}'));`,
+          `const keys = ${JSON.stringify(keys)};`,
+          'module.exports = new Proxy({}, {',
+          '  get: (_, k) => load()[k],',
+          '  has: (_, k) => k in load(),',
+          '  ownKeys: () => keys,',
+          '  getOwnPropertyDescriptor: (_, k) => (keys.includes(k) ? { get: () => load()[k], enumerable: true, configurable: true } : undefined),',
+          '});',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
   },
 };
 
@@ -35,7 +48,7 @@ await build({
   format: 'cjs',
   // better-sqlite3's JavaScript is bundled (its addon is loaded by path, see src/ledger/db.ts).
   external: ['pkcs11js', 'yaml', 'ajv', 'ajv/*', '@inquirer/prompts', '*.node'],
-  plugins: [lazyChildProcess],
+  plugins: [lazyBuiltins],
   // Modules locate the installation through import.meta.url; in one CommonJS file that is the file itself.
   define: { 'import.meta.url': '__kmsctl_bundle_url' },
   banner: { js: "const __kmsctl_bundle_url = require('node:url').pathToFileURL(__filename).href;" },

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isatty } from 'node:tty';
 import { configError } from './errors.js';
 import { importOnDemand } from './esm-import.js';
 import { checkLabel, parsePkcs11Uri, type TokenSelector } from './token/uri.js';
@@ -83,6 +84,6 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv =
     token: tokenFromFlags ?? tokenFromEnv ?? tokenFromFile,
     pinFile: pick(flags.pinFile, env.KMSCTL_PIN_FILE, file['pin-file']),
     actorName: pick(flags.actor, env.KMSCTL_ACTOR, file.actor),
-    interactive: flags.input !== false && !ciSet && Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY),
+    interactive: flags.input !== false && !ciSet && isatty(0) && isatty(2),
   };
 }
