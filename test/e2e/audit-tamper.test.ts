@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +90,7 @@ describe('an untouched trail', () => {
     expect(v.doc).toMatchObject({ ok: true, intact: true, records: n, firstSeq: 1, lastSeq: n, sealsChecked: true, sealed: n, unsealed: { count: 0 } });
     const text = run(['audit', 'verify']).stdout;
     expect(text).toContain(`audit trail intact: ${n} records (seq 1..${n})`);
-    expect(text).toContain(`seals: ${n} checked on the token, all good`);
+    expect(text).toContain(`seals: ${n} checked with the token's audit key, all good`);
   });
 
   it('each record\'s hash is the documented SHA-256, chained from 32 zero bytes', () => {
@@ -101,6 +102,22 @@ describe('an untouched trail', () => {
       expect(r.seal).toMatch(/^[0-9a-f]{64}$/);
       prev = r.hash;
     }
+  });
+
+  it('each seal is the documented HMAC under the seal key that pkcs11-tool derives from the audit key', () => {
+    restore();
+    const keyId = sqlite(home, "SELECT value FROM meta WHERE name = 'audit_key_id'").trim();
+    const label = join(home, 'seal-key-label');
+    writeFileSync(label, 'kmsctl audit seal key v1');
+    const out = join(home, 'seal-key');
+    const r = pkcs11Tool(home, ['--sign', '-m', 'SHA256-HMAC', '--id', keyId, '-i', label, '-o', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const sealKey = readFileSync(out);
+    rmSync(out);
+    expect(sealKey).toHaveLength(32);
+    const all = rows(home);
+    expect(all).toHaveLength(n);
+    for (const row of all) expect(row.seal, `seq ${row.seq}`).toBe(createHmac('sha256', sealKey).update(Buffer.from(row.hash, 'hex')).digest('hex'));
   });
 
   it('verify writes nothing: the trail is byte for byte the same afterwards', () => {

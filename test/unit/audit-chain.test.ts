@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openLedger, type Db } from '../../src/ledger/db.js';
 import { appendAudit, sealPendingInTx, type Actor, type AuditEntry, type Sealer } from '../../src/audit/append.js';
-import { GENESIS_HASH, recordHash, type AuditFields } from '../../src/audit/canonical.js';
+import { ENCODED_COLUMNS, GENESIS_HASH, recordHash, rowHash, type AuditFields } from '../../src/audit/canonical.js';
 import { verifyAudit } from '../../src/audit/verify.js';
 import { parseCheckpoint, takeCheckpoint } from '../../src/audit/checkpoint.js';
 import { KmsError } from '../../src/errors.js';
@@ -69,6 +69,13 @@ describe('canonical encoding v1 (frozen)', () => {
     const prev = Buffer.from('9f'.repeat(32), 'hex');
     expect(recordHash(r, prev).toString('hex')).toBe('a937e8097aad0c09d49714f4082909ff4b34124f3ee6e72c7ea738ab96999282');
     expect(documentedHash(r, prev)).toEqual(recordHash(r, prev));
+  });
+
+  it('the raw-row hash that audit verify walks with is the same hash, for every record written', () => {
+    write(5);
+    const rows = db.prepare(`SELECT ${ENCODED_COLUMNS}, prev_hash, hash FROM audit ORDER BY seq`).raw().all() as unknown[][];
+    expect(rows).toHaveLength(5);
+    for (const row of rows) expect(rowHash(row, (row[13] as Buffer).toString('hex'))).toEqual(row[14]);
   });
 
   it('the first record links to 32 zero bytes and hashes as documented', () => {

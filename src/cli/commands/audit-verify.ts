@@ -32,7 +32,7 @@ export const run: Handler = async (rt, _args, o) => {
     sealer = key?.sealer;
     auditKey = key ? { ckaId: key.ckaId.toString('hex'), recovered: key.recovered } : null;
     sealNote = key
-      ? `seals: checked on the token with the audit key${key.recovered ? ' (the ledger had lost its reference to it: found on the token by label)' : ''}`
+      ? `seals: checked with the token's audit key${key.recovered ? ' (the ledger had lost its reference to it: found on the token by label)' : ''}`
       : 'seals: none yet (this ledger has no audit key; the next command with a token session makes one and seals the trail)';
   }
   const rep = verifyAudit(db, { sealer, checkpoint });
@@ -47,6 +47,6 @@ export const run: Handler = async (rt, _args, o) => {
   }
   const head = o.chainOnly ? 'hash chain intact' : 'audit trail intact';
   const lines = summary(rep, sealNote);
-  if (!o.chainOnly && sealer) lines[1] = `seals: ${rep.sealed} checked on the token, all good${auditKey?.recovered ? ' (the ledger had lost its reference to the audit key: found on the token by label)' : ''}`;
+  if (!o.chainOnly && sealer) lines[1] = `seals: ${rep.sealed} checked with the token's audit key, all good${auditKey?.recovered ? ' (the ledger had lost its reference to the audit key: found on the token by label)' : ''}`;
   return { data, text: `${head}: ${lines.join('\n')}` };
 };
