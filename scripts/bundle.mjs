@@ -58,5 +58,8 @@ await build({
 
 // bin/kmsctl keys its V8 code cache by this hash, so a rebuilt bundle never meets a stale cache.
 const { createHash } = await import('node:crypto');
-const { readFileSync, writeFileSync } = await import('node:fs');
-writeFileSync('dist/kmsctl.cjs.hash', `${createHash('sha256').update(readFileSync('dist/kmsctl.cjs')).digest('hex').slice(0, 16)}\n`);
+const { readFileSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
+const stamp = createHash('sha256').update(readFileSync('dist/kmsctl.cjs')).digest('hex').slice(0, 16);
+writeFileSync('dist/kmsctl.cjs.hash', `${stamp}\n`);
+// Caches of earlier builds can never be used again.
+for (const f of readdirSync('dist')) if (f.startsWith('.kmsctl-') && f.endsWith('.v8cache') && !f.startsWith(`.kmsctl-${stamp}-`)) rmSync(`dist/${f}`, { force: true });

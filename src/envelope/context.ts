@@ -2,7 +2,7 @@
 // frozen contract (every blob ever written depends on it): sort by the UTF-8 bytes of the key, then
 // u16 count, and for each entry u16 key length, key, u16 value length, value; all big-endian.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { badData, usage } from '../errors.js';
 import { FINGERPRINT_LEN, type BlobHeader } from './format.js';
 
@@ -86,7 +86,7 @@ export function encodeContext(ctx: EncryptionContext): Buffer {
 
 /** First 8 bytes of SHA-256 over the canonical encoding: lets a decrypt name a wrong context before GCM fails. */
 export function contextFingerprint(ctx: EncryptionContext): Buffer {
-  return createHash('sha256').update(encodeContext(ctx)).digest().subarray(0, FINGERPRINT_LEN);
+  return hash('sha256', encodeContext(ctx), 'buffer').subarray(0, FINGERPRINT_LEN);
 }
 
 /** Fails with reason 'context-mismatch' when ctx is not the context the blob was wrapped with. */
