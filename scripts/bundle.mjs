@@ -56,6 +56,21 @@ await build({
   logLevel: 'warning',
 });
 
+// The second thread of audit verify on a large trail (src/audit/verify-parallel.ts) runs this file.
+await build({
+  entryPoints: ['src/audit/scan-worker.ts'],
+  outfile: 'dist/audit-scan-worker.cjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['*.node'],
+  define: { 'import.meta.url': '__kmsctl_bundle_url' },
+  banner: { js: "const __kmsctl_bundle_url = require('node:url').pathToFileURL(__filename).href;" },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
 // bin/kmsctl keys its V8 code cache by this hash, so a rebuilt bundle never meets a stale cache.
 const { createHash } = await import('node:crypto');
 const { readFileSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');

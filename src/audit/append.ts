@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { Db } from '../ledger/db.js';
 import { immediate } from '../ledger/db.js';
@@ -7,6 +8,8 @@ import { GENESIS_HASH, canonicalJson, recordHash, type AuditFields } from './can
 export interface Sealer {
   seal(hash: Buffer): Buffer;
   check(hash: Buffer, seal: Buffer): boolean;
+  /** The seal key itself, for a verifying thread of the same process (never written anywhere). */
+  key?: KeyObject;
 }
 
 export interface Actor {

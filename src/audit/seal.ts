@@ -1,4 +1,3 @@
-import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import { startTimer } from '../clock.js';
 import { P as pkcs11js } from '../token/pkcs11.js';
 import type { Db } from '../ledger/db.js';
@@ -8,6 +7,7 @@ import { configError } from '../errors.js';
 import { newCkaId } from '../keys/ids.js';
 import type { Handle, Token } from '../token/token.js';
 import { appendAuditInTx, type Actor, type Sealer } from './append.js';
+import { sealerFromKey } from './seal-key.js';
 
 // The audit key: one HMAC-SHA256 key per ledger on the token (generic secret, sign/verify only,
 // sensitive, never extractable), found by the CKA_ID the ledger's meta table names. Whoever can write
@@ -37,18 +37,6 @@ export interface AuditKey {
 
 /** The input the token MACs to derive the seal key (docs/audit-format.md, section 3). Frozen. */
 export const SEAL_KEY_LABEL = Buffer.from('kmsctl audit seal key v1', 'utf8');
-
-/** Seals with a seal key already derived on the token. */
-export function sealerFromKey(sealKey: Buffer): Sealer {
-  // A KeyObject spares each HMAC the copy of the raw key.
-  const key = createSecretKey(sealKey);
-  sealKey.fill(0);
-  const seal = (hash: Buffer) => createHmac('sha256', key).update(hash).digest();
-  return {
-    seal,
-    check: (hash, s) => s.length === 32 && timingSafeEqual(seal(hash), s),
-  };
-}
 
 function sealerFor(token: Token, h: Handle): Sealer {
   return sealerFromKey(token.sign(h, HMAC, SEAL_KEY_LABEL, 32));

@@ -1,6 +1,7 @@
 import type { Db } from '../ledger/db.js';
 import { badData } from '../errors.js';
-import { ENCODED_COLUMNS, GENESIS_HASH, rowHash } from './canonical.js';
+import { GENESIS_HASH } from './canonical.js';
+import { GENESIS_HEX, scanRange, type ScanResult } from './scan.js';
 import { hashMatches, type Sealer, type StoredRecord } from './append.js';
 import type { Checkpoint } from './checkpoint.js';
 
@@ -27,6 +28,8 @@ export interface VerifyReport {
   /** Records written without a token session and not sealed yet: not a break, reported apart. */
   unsealed: { count: number; firstSeq: number | null; lastSeq: number | null };
   checkpoint?: { seq: number; hash: string; matched: boolean };
+  /** 2 when a large intact trail was scanned in two halves at once (verify-parallel.ts). */
+  threads: number;
   break?: Break;
 }
 
@@ -46,14 +49,8 @@ class Ledger {
   private readonly nextStmt;
   private readonly byHashStmt;
   private readonly byPrevStmt;
-  private readonly fastStmt;
 
   constructor(db: Db) {
-    // Hashes and seals as hex text: SQLite makes a string faster than better-sqlite3 makes a Buffer.
-    // (hex() of NULL is '', so a missing seal stays NULL through the CASE.)
-    this.fastStmt = db
-      .prepare(`SELECT ${ENCODED_COLUMNS}, lower(hex(prev_hash)), lower(hex(hash)), CASE WHEN seal IS NULL THEN NULL ELSE lower(hex(seal)) END FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`)
-      .raw();
     this.pageStmt = db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?');
     this.atStmt = db.prepare('SELECT * FROM audit WHERE seq = ?');
     this.nextStmt = db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT 1');
@@ -62,9 +59,6 @@ class Ledger {
     this.byPrevStmt = db.prepare('SELECT * FROM audit WHERE prev_hash = ? ORDER BY seq');
   }
 
-  fastPage(after: number): unknown[][] {
-    return this.fastStmt.all(after, PAGE * 10) as unknown[][];
-  }
   page(after: number): StoredRecord[] {
     return this.pageStmt.all(after, PAGE) as StoredRecord[];
   }
@@ -145,20 +139,14 @@ export function verifyAudit(db: Db, o: VerifyOptions = {}): VerifyReport {
 
 function walk(db: Db, o: VerifyOptions): VerifyReport {
   const l = new Ledger(db);
-  const rep: VerifyReport = {
-    intact: true,
-    records: 0,
-    firstSeq: null,
-    lastSeq: null,
-    sealsChecked: o.sealer !== undefined,
-    sealed: 0,
-    unsealed: { count: 0, firstSeq: null, lastSeq: null },
-  };
-  const fast = fastScan(l, rep, o.sealer);
+  const rep = emptyReport(o.sealer !== undefined);
+  // The fast scan takes every record that passes; the walk below starts at the first that does not.
+  const fast = scanRange(db, 0, GENESIS_HEX, Number.MAX_SAFE_INTEGER, o.sealer && ((h) => o.sealer!.seal(h)));
+  addScan(rep, fast);
   let p: StoredRecord | undefined = fast.lastGood === 0 ? undefined : l.at(fast.lastGood);
   let firstUnsealed: { r: StoredRecord; prevHash: Buffer } | undefined;
-  if (fast.firstUnsealed !== undefined) {
-    firstUnsealed = { r: l.at(fast.firstUnsealed)!, prevHash: l.at(fast.firstUnsealed - 1)?.hash ?? GENESIS_HASH };
+  if (fast.unsealed.firstSeq !== null) {
+    firstUnsealed = { r: l.at(fast.unsealed.firstSeq)!, prevHash: l.at(fast.unsealed.firstSeq - 1)?.hash ?? GENESIS_HASH };
   }
   let cursor = fast.lastGood;
   let brk: Break | undefined;
@@ -207,45 +195,25 @@ function walk(db: Db, o: VerifyOptions): VerifyReport {
   return rep;
 }
 
-/**
- * The walk for an intact trail: raw rows, hashes compared as hex, nothing kept per record. It counts
- * every record that passes all the checks below and stops before the first one that does not, where
- * the full walk takes over to name the break.
- */
-function fastScan(l: Ledger, rep: VerifyReport, sealer?: Sealer): { lastGood: number; firstUnsealed?: number } {
-  let seq = 0;
-  let prevHex = GENESIS_HASH.toString('hex');
-  let firstUnsealed: number | undefined;
-  for (;;) {
-    const rows = l.fastPage(seq);
-    if (rows.length === 0) break;
-    for (const row of rows) {
-      if (row[0] !== seq + 1) return { lastGood: seq, firstUnsealed };
-      if (row[13] !== prevHex) return { lastGood: seq, firstUnsealed };
-      const h = rowHash(row, prevHex);
-      const hex = h.toString('hex');
-      if (hex !== row[14]) return { lastGood: seq, firstUnsealed };
-      const sealHex = row[15] as string | null;
-      if (sealHex === null) {
-        firstUnsealed ??= seq + 1;
-        rep.unsealed.count++;
-        rep.unsealed.firstSeq ??= seq + 1;
-        rep.unsealed.lastSeq = seq + 1;
-      } else {
-        if (firstUnsealed !== undefined) return { lastGood: seq, firstUnsealed };
-        if (sealer) {
-          if (sealer.seal(h).toString('hex') !== sealHex) return { lastGood: seq, firstUnsealed };
-          rep.sealed++;
-        }
-      }
-      seq++;
-      rep.records++;
-      rep.firstSeq ??= seq;
-      rep.lastSeq = seq;
-      prevHex = hex;
-    }
-  }
-  return { lastGood: seq, firstUnsealed };
+/** Counts a scanned range into the report (ranges in order). */
+export function addScan(rep: VerifyReport, r: ScanResult): void {
+  if (r.records === 0) return;
+  rep.records += r.records;
+  rep.firstSeq ??= r.lastGood - r.records + 1;
+  rep.lastSeq = r.lastGood;
+  rep.sealed += r.sealed;
+  rep.unsealed.count += r.unsealed.count;
+  rep.unsealed.firstSeq ??= r.unsealed.firstSeq;
+  if (r.unsealed.lastSeq !== null) rep.unsealed.lastSeq = r.unsealed.lastSeq;
+}
+
+export function emptyReport(sealsChecked: boolean): VerifyReport {
+  return { intact: true, records: 0, firstSeq: null, lastSeq: null, sealsChecked, sealed: 0, unsealed: { count: 0, firstSeq: null, lastSeq: null }, threads: 1 };
+}
+
+/** With an intact chain counted into `rep`: the checkpoint's verdict (a break, or none). */
+export function checkpointBreak(db: Db, rep: VerifyReport, cp: Checkpoint, sealer?: Sealer): Break | undefined {
+  return checkCheckpoint(new Ledger(db), rep, cp, sealer);
 }
 
 function checkCheckpoint(l: Ledger, rep: VerifyReport, cp: Checkpoint, sealer?: Sealer): Break | undefined {

@@ -29,6 +29,11 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
+/** A read-only connection to a ledger another connection of this process has opened (and migrated). */
+export function openForScan(path: string): Db {
+  return new Database(path, { readonly: true, fileMustExist: true, timeout: DEFAULT_BUSY_MS, nativeBinding: sqliteAddon() });
+}
+
 /** Opens ledger.db with WAL, a busy timeout and foreign keys, applying pending migrations. */
 export function openLedger(home: string, o: OpenOptions = {}): Db {
   const path = ledgerPath(home);

@@ -70,3 +70,22 @@ export function appendRaw(home: string, records: NewRecord[]): void {
   }
   sqlite(home, `BEGIN IMMEDIATE; ${stmts.join('\n')} COMMIT;`);
 }
+
+/** appendRaw for many records: the SQL goes to sqlite3 on stdin, not in its argv. */
+export function appendRawMany(home: string, n: number, make: (i: number) => NewRecord): void {
+  const last = auditRows(home).at(-1);
+  let prev = last?.hash ?? GENESIS;
+  let seq = last?.seq ?? 0;
+  const stmts: string[] = ['BEGIN IMMEDIATE;'];
+  for (let i = 0; i < n; i++) {
+    const r = make(i);
+    seq++;
+    const h = docHash({ ...r, seq }, prev);
+    stmts.push(`INSERT INTO audit (seq, ts, actor, os_user, host, command, key_id, alias, version, outcome, error_code, duration_ms, details, prev_hash, hash) VALUES (${[seq, r.ts, r.actor, r.os_user, r.host, r.command, r.key_id, r.alias, r.version, r.outcome, r.error_code, r.duration_ms, r.details].map(q).join(', ')}, X'${prev}', X'${h}');`);
+    prev = h;
+  }
+  stmts.push('COMMIT;');
+  const r = spawnSync('sqlite3', [join(home, 'ledger.db')], { input: stmts.join('\n'), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw new Error(`sqlite3 is needed by the audit tests (apt-get install sqlite3): ${r.error.message}`);
+  expect(r.status, r.stderr).toBe(0);
+}

@@ -1,7 +1,8 @@
 import type { Handler } from '../result.js';
 import { parseCheckpoint } from '../../audit/checkpoint.js';
 import { findAuditKey } from '../../audit/seal.js';
-import { verifyAudit, type VerifyReport } from '../../audit/verify.js';
+import type { VerifyReport } from '../../audit/verify.js';
+import { verifyAuditParallel } from '../../audit/verify-parallel.js';
 import { checkFailed } from '../../errors.js';
 import { readInput } from '../io.js';
 
@@ -35,7 +36,7 @@ export const run: Handler = async (rt, _args, o) => {
       ? `seals: checked with the token's audit key${key.recovered ? ' (the ledger had lost its reference to it: found on the token by label)' : ''}`
       : 'seals: none yet (this ledger has no audit key; the next command with a token session makes one and seals the trail)';
   }
-  const rep = verifyAudit(db, { sealer, checkpoint });
+  const rep = await verifyAuditParallel(db, { sealer, checkpoint });
   const data = { ...rep, auditKey };
   if (!rep.intact) {
     const b = rep.break!;
