@@ -7,9 +7,11 @@ import { build } from 'esbuild';
 // Node built-ins that a short command may never use are loaded on first use, not at start-up:
 // commander requires child_process at load time for executable subcommands, which kmsctl never uses
 // (that one require pulls in net, dgram and the stream stack); crypto costs several milliseconds and
-// list or show do not need it; readline serves batch mode only. Every import of these in the bundle
-// goes through a stand-in that loads the real module when one of its members is first read.
-const LAZY_BUILTINS = ['child_process', 'crypto', 'readline'];
+// list or show do not need it; readline serves batch mode only; tty (which loads the net stack) is
+// asked only before a prompt or for colour; worker_threads serves a large audit verify. Every import
+// of these in the bundle goes through a stand-in that loads the real module when one of its members
+// is first read.
+const LAZY_BUILTINS = ['child_process', 'crypto', 'readline', 'tty', 'worker_threads'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -39,6 +41,29 @@ const lazyBuiltins = {
   },
 };
 
+// Bundled packages whose module code does work when it runs (chalk's colour detection asks tty about
+// stdout and stderr) are evaluated on first use too: the stand-in require()s the real module, which
+// esbuild then wraps to run lazily, so a command that prints no colour never runs it.
+const LAZY_PACKAGES = ['chalk'];
+const lazyPackages = {
+  name: 'lazy-packages',
+  setup(b) {
+    const filter = new RegExp(`^(${LAZY_PACKAGES.join('|')})$`);
+    b.onResolve({ filter }, (args) => (args.namespace === 'lazy-package' ? undefined : { path: args.path, namespace: 'lazy-package' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, async (args) => {
+      const keys = Object.keys(await import(args.path)).filter((k) => k !== 'default');
+      return {
+        contents: [
+          `let real; const load = () => (real ??= require(${JSON.stringify(args.path)}));`,
+          ...keys.map((k) => `Object.defineProperty(exports, ${JSON.stringify(k)}, { get: () => load()[${JSON.stringify(k)}], enumerable: true });`),
+        ].join('\n'),
+        loader: 'js',
+        resolveDir: process.cwd(),
+      };
+    });
+  },
+};
+
 await build({
   entryPoints: ['src/cli/entry.ts'],
   outfile: 'dist/kmsctl.cjs',
@@ -48,7 +73,7 @@ await build({
   format: 'cjs',
   // better-sqlite3's JavaScript is bundled (its addon is loaded by path, see src/ledger/db.ts).
   external: ['pkcs11js', 'yaml', 'ajv', 'ajv/*', '@inquirer/prompts', '*.node'],
-  plugins: [lazyBuiltins],
+  plugins: [lazyBuiltins, lazyPackages],
   // Modules locate the installation through import.meta.url; in one CommonJS file that is the file itself.
   define: { 'import.meta.url': '__kmsctl_bundle_url' },
   banner: { js: "const __kmsctl_bundle_url = require('node:url').pathToFileURL(__filename).href;" },

@@ -78,12 +78,18 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv =
   const tokenFromEnv = selectorFrom(pick(env.KMSCTL_TOKEN), pick(env.KMSCTL_TOKEN_SERIAL));
   const tokenFromFile = selectorFrom(file.token, file['token-serial']);
   const ciSet = env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0';
+  const mayPrompt = flags.input !== false && !ciSet;
+  let ttys: boolean | undefined;
   return {
     home,
     modulePath: modulePath ? resolve(modulePath) : undefined,
     token: tokenFromFlags ?? tokenFromEnv ?? tokenFromFile,
     pinFile: pick(flags.pinFile, env.KMSCTL_PIN_FILE, file['pin-file']),
     actorName: pick(flags.actor, env.KMSCTL_ACTOR, file.actor),
-    interactive: flags.input !== false && !ciSet && isatty(0) && isatty(2),
+    // Asked only when a prompt could be needed: node:tty loads the net stack, which a command whose
+    // PIN comes from a file and whose output goes to --out never needs.
+    get interactive() {
+      return mayPrompt && (ttys ??= isatty(0) && isatty(2));
+    },
   };
 }

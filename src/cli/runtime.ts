@@ -82,11 +82,15 @@ export class Runtime {
     }
     this.token = token;
     try {
+      const rt = this;
       const pin = await resolvePin({
         env: process.env,
         pinFile: this.config.pinFile,
         embeddedPin: embedded ? readEmbeddedPin(this.config.home) : undefined,
-        prompt: this.interactive ? (m) => promptSecret(m) : undefined,
+        // Read only when no other PIN source answered.
+        get prompt() {
+          return rt.interactive ? (m: string) => promptSecret(m) : undefined;
+        },
       });
       token.login(pin);
     } catch (e) {
