@@ -42,20 +42,26 @@ const lazyBuiltins = {
 };
 
 // Bundled packages whose module code does work when it runs (chalk's colour detection asks tty about
-// stdout and stderr) are evaluated on first use too: the stand-in require()s the real module, which
-// esbuild then wraps to run lazily, so a command that prints no colour never runs it.
-const LAZY_PACKAGES = ['chalk'];
+// stdout and stderr; cli-table3 builds its string-width tables) are evaluated on first use too: the
+// stand-in require()s the real module, which esbuild then wraps to run lazily, so a command that
+// prints no colour or no table never runs it. A CommonJS package that exports a class (cli-table3)
+// gets a constructor that makes an instance of the real one.
+const LAZY_PACKAGES = ['chalk', 'cli-table3'];
 const lazyPackages = {
   name: 'lazy-packages',
   setup(b) {
     const filter = new RegExp(`^(${LAZY_PACKAGES.join('|')})$`);
     b.onResolve({ filter }, (args) => (args.namespace === 'lazy-package' ? undefined : { path: args.path, namespace: 'lazy-package' }));
     b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, async (args) => {
-      const keys = Object.keys(await import(args.path)).filter((k) => k !== 'default');
+      const mod = await import(args.path);
+      const keys = Object.keys(mod).filter((k) => k !== 'default');
+      const cjsClass = typeof mod.default === 'function' && keys.length === 0;
       return {
         contents: [
           `let real; const load = () => (real ??= require(${JSON.stringify(args.path)}));`,
-          ...keys.map((k) => `Object.defineProperty(exports, ${JSON.stringify(k)}, { get: () => load()[${JSON.stringify(k)}], enumerable: true });`),
+          ...(cjsClass
+            ? ['module.exports = function (...a) { return new (load())(...a); };']
+            : keys.map((k) => `Object.defineProperty(exports, ${JSON.stringify(k)}, { get: () => load()[${JSON.stringify(k)}], enumerable: true });`)),
         ].join('\n'),
         loader: 'js',
         resolveDir: process.cwd(),
