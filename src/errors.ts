@@ -14,6 +14,8 @@ export const EXIT = {
   denied: 77,
   config: 78,
   cancelled: 130,
+  /** 128 + SIGTERM (15), as a shell reports a process that SIGTERM ended. */
+  terminated: 143,
 } as const;
 
 export type ErrorCode =
@@ -27,7 +29,8 @@ export type ErrorCode =
   | 'temporary'
   | 'denied'
   | 'config'
-  | 'cancelled';
+  | 'cancelled'
+  | 'terminated';
 
 const EXIT_OF: Record<ErrorCode, number> = {
   'check-failed': EXIT.check,
@@ -41,6 +44,7 @@ const EXIT_OF: Record<ErrorCode, number> = {
   denied: EXIT.denied,
   config: EXIT.config,
   cancelled: EXIT.cancelled,
+  terminated: EXIT.terminated,
 };
 
 export interface KmsErrorOptions {
@@ -91,3 +95,4 @@ export const denied = (m: string, o?: KmsErrorOptions) => new KmsError('denied',
 export const configError = (m: string, o?: KmsErrorOptions) => new KmsError('config', m, o);
 export const checkFailed = (m: string, o?: KmsErrorOptions) => new KmsError('check-failed', m, o);
 export const cancelled = (m: string, o?: KmsErrorOptions) => new KmsError('cancelled', m, o);
+export const terminated = (m: string, o?: KmsErrorOptions) => new KmsError('terminated', m, o);

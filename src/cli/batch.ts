@@ -1,14 +1,19 @@
-import { createInterface } from 'node:readline';
 import { startTimer } from '../clock.js';
-import { KmsError, InternalError, cancelled, usage } from '../errors.js';
+import { KmsError, InternalError, badData, cancelled, terminated, usage } from '../errors.js';
 import { AuditBatch } from '../audit/batch.js';
 import type { AuditEntry } from '../audit/append.js';
 import type { Runtime } from './runtime.js';
 import type { CommandResult } from './result.js';
+import { colours } from './render.js';
 
-// Batch mode: JSON Lines in on stdin, one result line out per input line, in one process and one token
-// session. A bad line gets an error line with its number and the batch goes on; exit 1 at the end if
-// any line failed. Every item is audited (in chunks).
+// Batch mode: JSON Lines in on stdin, one result line out per input line (blank lines are skipped), in
+// one process and one token session. A bad line gets an error line with its number and the batch goes
+// on; exit 1 at the end if any line failed. Every item is audited (in chunks). The batch stops between
+// two items at Ctrl-C, SIGTERM, a closed stdout or an input line over MAX_LINE: what was done before is
+// printed (where stdout is still open) and audited, the rest never starts.
+
+/** The longest batch input line: a sign line carries its whole message as base64, so this is generous. */
+export const MAX_LINE = 16 * 1024 * 1024;
 
 export interface ItemOutcome {
   out: Record<string, unknown>;
@@ -67,17 +72,59 @@ function errorLine(e: unknown): Record<string, unknown> {
   return { code: ie.code, message: ie.message, exitCode: ie.exitCode };
 }
 
+/** A line longer than MAX_LINE: a framing error that ends the input (it has no end to resume after). */
+class LineTooLong extends Error {
+  constructor(readonly line: number) {
+    super(`line ${line} is over ${MAX_LINE} bytes`);
+  }
+}
+
+/**
+ * stdin split into lines of at most MAX_LINE bytes (a CR before the LF is dropped). readline keeps a
+ * partial line as one growing string with no bound, so `--batch < /dev/zero` ran it out of memory:
+ * here a partial line is held as the chunks it came in, and is given up on at MAX_LINE.
+ */
 async function* stdinLines(signal: AbortSignal): AsyncGenerator<string> {
   if (process.stdin.isTTY) throw usage('batch mode reads JSON Lines on stdin: pipe them in');
-  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  // Ctrl-C while waiting for the next line ends the input there.
-  const stop = () => {
-    rl.close();
-    process.stdin.destroy();
-  };
+  const input = process.stdin;
+  // Ctrl-C (or SIGTERM, or a closed stdout) while waiting for the next chunk ends the input there.
+  const stop = () => input.destroy();
   signal.addEventListener('abort', stop, { once: true });
+  let parts: Buffer[] = [];
+  let pending = 0;
+  let n = 0;
+  const take = (tail: Buffer): string => {
+    let b = parts.length === 0 ? tail : Buffer.concat([...parts, tail], pending + tail.length);
+    parts = [];
+    pending = 0;
+    if (b.length > 0 && b[b.length - 1] === 0x0d) b = b.subarray(0, -1);
+    return b.toString('utf8');
+  };
   try {
-    for await (const line of rl) yield line;
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+        if (pending + nl - start > MAX_LINE) throw new LineTooLong(n + 1);
+        n++;
+        yield take(chunk.subarray(start, nl));
+        start = nl + 1;
+        if (signal.aborted) return;
+      }
+      if (start < chunk.length) {
+        if (pending + chunk.length - start > MAX_LINE) throw new LineTooLong(n + 1);
+        parts.push(chunk.subarray(start));
+        pending += chunk.length - start;
+      }
+    }
+    // The last line may have no newline.
+    if (pending > 0) {
+      n++;
+      yield take(Buffer.alloc(0));
+    }
+  } catch (e) {
+    // A stream destroyed by the abort may end its iteration with a premature-close error: that is the stop.
+    if (signal.aborted && !(e instanceof LineTooLong)) return;
+    throw e;
   } finally {
     signal.removeEventListener('abort', stop);
   }
@@ -94,6 +141,9 @@ async function* counted(n: number): AsyncGenerator<string> {
 /** Result lines are printed only once the audit records of their items are committed. */
 const OUT_CHUNK = 256;
 
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+type StopSignal = (typeof STOP_SIGNALS)[number];
+
 export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: { count?: number } = {}): Promise<CommandResult> {
   const audit = new AuditBatch(rt.ledger(), rt.who, rt.now, undefined, rt.auditSealer());
   const progress = new Progress(Boolean(process.stderr.isTTY) && !rt.flags.quiet, opts.count);
@@ -102,22 +152,36 @@ export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: {
   let line = 0;
   let failed = 0;
   const out: string[] = [];
-  const flushOut = () => {
-    if (out.length) process.stdout.write(out.join(''));
-    out.length = 0;
-  };
-  // Ctrl-C stops the batch between two items: what was done is audited and printed, the rest never starts.
-  let interrupted = false;
-  const onSigint = () => {
-    interrupted = true;
+  // A reader that went away (| head -1): the batch stops between two items rather than making and
+  // auditing work nobody reads. A write to a closed pipe destroys stdout at once and reports EPIPE a
+  // moment later, so both are looked at.
+  let stdoutClosed = false;
+  const onStdoutError = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') return;
+    stdoutClosed = true;
     stopInput.abort();
   };
-  const sigintListeners = process.listeners('SIGINT');
-  process.removeAllListeners('SIGINT');
-  process.on('SIGINT', onSigint);
+  process.stdout.on('error', onStdoutError);
+  const flushOut = () => {
+    if (out.length && !process.stdout.destroyed) process.stdout.write(out.join(''));
+    out.length = 0;
+    if (process.stdout.destroyed && !stdoutClosed) onStdoutError({ code: 'EPIPE' } as NodeJS.ErrnoException);
+  };
+  // Ctrl-C or SIGTERM stops the batch between two items: what was done is audited and printed, the rest never starts.
+  let stoppedBy: StopSignal | undefined;
+  const onSignal = (sig: StopSignal) => {
+    stoppedBy ??= sig;
+    stopInput.abort();
+  };
+  const saved = STOP_SIGNALS.map((sig) => ({ sig, listeners: process.listeners(sig) }));
+  for (const sig of STOP_SIGNALS) {
+    process.removeAllListeners(sig);
+    process.on(sig, onSignal);
+  }
+  let tooLong: LineTooLong | undefined;
   try {
     for await (const text of source) {
-      if (interrupted) break;
+      if (stoppedBy || stdoutClosed) break;
       line++;
       if (opts.count === undefined && text.trim() === '') continue;
       const t0 = startTimer();
@@ -149,15 +213,31 @@ export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: {
       }
       progress.tick(line);
     }
+  } catch (e) {
+    if (!(e instanceof LineTooLong)) throw e;
+    tooLong = e;
   } finally {
-    process.off('SIGINT', onSigint);
-    for (const l of sigintListeners) process.on('SIGINT', l as () => void);
+    process.stdout.off('error', onStdoutError);
+    for (const { sig, listeners } of saved) {
+      process.off(sig, onSignal);
+      for (const l of listeners) process.on(sig, l as () => void);
+    }
     progress.end();
     audit.flush();
     flushOut();
   }
   const ok = audit.count - failed;
-  if (interrupted) throw cancelled(`${command} batch cancelled after line ${line}: ${ok} ok, ${failed} failed, each printed and audited; the lines after it were not started`);
+  const done = `${ok} ok, ${failed} failed, each printed and audited`;
+  if (tooLong) {
+    throw badData(`${command} batch: line ${tooLong.line} is over ${MAX_LINE} bytes (16 MiB), the longest a batch line may be: stopped there; ${done}; that line and the ones after it were not started`, { reason: 'batch-line-too-long' });
+  }
+  if (stoppedBy === 'SIGINT') throw cancelled(`${command} batch cancelled after line ${line}: ${done}; the lines after it were not started`);
+  if (stoppedBy === 'SIGTERM') throw terminated(`${command} batch stopped by SIGTERM after line ${line}: ${done}; the lines after it were not started`);
+  if (stdoutClosed) {
+    // stdout is gone, so this goes to stderr even with --json (whose document would have nowhere to go).
+    process.stderr.write(`${colours(rt.flags).red('kmsctl:')} stdout was closed after line ${line}: stopped; ${audit.count} done and audited\n`);
+    return { data: {}, batch: true, exitCode: 1 };
+  }
   if (!rt.flags.quiet) process.stderr.write(`${command} batch: ${ok} ok, ${failed} failed\n`);
   return { data: {}, batch: true, exitCode: failed > 0 ? 1 : 0 };
 }
