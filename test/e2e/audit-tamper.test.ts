@@ -480,12 +480,20 @@ describe('bad input changes nothing', () => {
     [['audit', '--json', '--jsonl']],
     [['audit', 'export', '--since', 'tomorrow', '--out', 'x.jsonl']],
     [['audit', 'export']],
-    [['audit', 'verify', '--checkpoint', 'no-such-file.json']],
   ])('%j: exit 64', (args) => {
     same(() => {
       const r = kj(args, { home });
       expect(r.code, r.stdout).toBe(64);
       expect(r.json.error.code).toBe('usage');
+    });
+  });
+
+  it('a checkpoint file that does not exist: exit 66 (no input), naming the file', () => {
+    same(() => {
+      const r = kj(['audit', 'verify', '--checkpoint', 'no-such-file.json'], { home });
+      expect(r.code, r.stdout).toBe(66);
+      expect(r.json.error.code).toBe('not-found');
+      expect(r.json.error.message).toContain('no-such-file.json');
     });
   });
 

@@ -142,7 +142,7 @@ const CASES: Record<string, Case> = {
   wrap: {
     fail: [
       { why: 'unknown key', args: () => ['wrap', 'nope', '--in', msgFile], exit: 66 },
-      { why: 'missing input file', args: () => ['wrap', 'wk', '--in', join(work, 'missing')], exit: 64 },
+      { why: 'missing input file', args: () => ['wrap', 'wk', '--in', join(work, 'missing')], exit: 66, says: ['no such file', '/missing'] },
       { why: 'signing key', args: () => ['wrap', 'sk', '--in', msgFile], exit: 64 },
     ],
     ok: () => ['wrap', 'wk', '--in', msgFile],
@@ -177,7 +177,7 @@ const CASES: Record<string, Case> = {
     fail: [
       { why: 'signature does not verify', args: () => ['verify', 'sk', '--in', msgFile, '--signature', badSigFile], exit: 1 },
       { why: 'no --signature', args: () => ['verify', 'sk', '--in', msgFile], exit: 64, says: ['--signature'] },
-      { why: 'missing signature file', args: () => ['verify', 'sk', '--in', msgFile, '--signature', join(work, 'missing')], exit: 64 },
+      { why: 'missing signature file', args: () => ['verify', 'sk', '--in', msgFile, '--signature', join(work, 'missing')], exit: 66, says: ['no such file', '/missing'] },
     ],
     ok: () => ['verify', 'sk', '--in', msgFile, '--signature', sigFile],
   },
@@ -278,7 +278,7 @@ const CASES: Record<string, Case> = {
   },
   'audit verify': {
     fail: [
-      { why: 'missing checkpoint file', args: () => ['audit', 'verify', '--checkpoint', join(work, 'missing.json')], exit: 64 },
+      { why: 'missing checkpoint file', args: () => ['audit', 'verify', '--checkpoint', join(work, 'missing.json')], exit: 66, says: ['no such file', '/missing.json'] },
       { why: 'an edited record', args: () => ['audit', 'verify', '--chain-only'], exit: 1, home: () => driftHome },
     ],
     ok: () => ['audit', 'verify'],

@@ -4,7 +4,7 @@ import { findAuditKey } from '../../audit/seal.js';
 import type { VerifyReport } from '../../audit/verify.js';
 import { verifyAuditParallel } from '../../audit/verify-parallel.js';
 import { checkFailed } from '../../errors.js';
-import { readInput } from '../io.js';
+import { LIMITS, readInput } from '../io.js';
 
 function span(a: number | null, b: number | null): string {
   return a === null ? 'none' : a === b ? `seq ${a}` : `seq ${a}..${b}`;
@@ -21,7 +21,7 @@ function summary(rep: VerifyReport, sealNote: string): string[] {
 
 // Reads only: verify never seals or writes a record, so what it reports is the ledger as it found it.
 export const run: Handler = async (rt, _args, o) => {
-  const checkpoint = o.checkpoint === undefined ? undefined : parseCheckpoint(readInput(String(o.checkpoint), 'audit verify --checkpoint').toString('utf8'), String(o.checkpoint));
+  const checkpoint = o.checkpoint === undefined ? undefined : parseCheckpoint(readInput(String(o.checkpoint), 'audit verify --checkpoint', LIMITS.checkpoint).toString('utf8'), String(o.checkpoint));
   const db = rt.ledger();
   let sealNote: string;
   let auditKey: Record<string, unknown> | null = null;

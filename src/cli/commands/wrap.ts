@@ -1,13 +1,13 @@
 import type { Handler } from '../result.js';
 import { wrap } from '../../keys/envelope-ops.js';
 import { parseContextArgs, toText } from '../../envelope/index.js';
-import { readInput, writeOutputAtomic } from '../io.js';
+import { LIMITS, readInput, writeOutputAtomic } from '../io.js';
 import { wrapBatch } from '../batch-ops.js';
 
 export const run: Handler = async (rt, [ref], o) => {
   if (o.batch) return wrapBatch(rt, ref);
   const context = parseContextArgs((o.context as string[] | undefined) ?? []);
-  const plaintext = readInput(o.in as string | undefined, 'wrap');
+  const plaintext = readInput(o.in as string | undefined, 'wrap', LIMITS.plaintext);
   const ctx = await rt.keyCtx();
   const w = await rt.audited('wrap', (scope) => wrap(ctx, scope, ref, plaintext, context));
   plaintext.fill(0);
