@@ -188,14 +188,6 @@ describe('a missing or unreadable input file is exit 66 (no input), naming the f
     expect(e.message).toContain(`${work} is a directory`);
     expect(e.reason).toBe('input-not-readable');
   });
-
-  it.skipIf(process.getuid?.() === 0)('a file without read permission is 66, naming it', () => {
-    const f = p('secret.wrapped');
-    writeFileSync(f, readFileSync(blobFile), { mode: 0o000 });
-    const e = fails(kj(['unwrap', '--in', f], { home }), 66, 'not-found');
-    expect(e.message).toContain(f);
-    expect(e.message).toContain('permission denied');
-  });
 });
 
 describe('unwrap and a terminal', () => {
