@@ -1,4 +1,4 @@
-import { listKeys, listVersions, type KeyFilter, type KeyRow, type VersionRow } from '../ledger/records.js';
+import { listKeys, listRolledBack, listVersions, type KeyFilter, type KeyRow, type VersionRow } from '../ledger/records.js';
 import { pemFromSpki } from '../crypto/index.js';
 import { badData, usage } from '../errors.js';
 import { requireKey, requireVersion } from './resolve.js';
@@ -94,9 +94,39 @@ export function versionView(key: KeyRow, v: VersionRow, read?: AttributeReader):
   return view;
 }
 
-export function show(ctx: LedgerCtx, ref: string, read?: AttributeReader): KeyView & { versions: VersionView[] } {
+/**
+ * A version number the key has no version for. Numbers are never reused: a rotation that was rolled
+ * back gives its number up for good, and one still being made holds it.
+ */
+export interface UnusedVersionView {
+  version: number;
+  why: 'rolled-back' | 'in-progress' | 'unrecorded';
+  at: string | null;
+  reason: string | null;
+}
+
+function unusedVersions(ctx: LedgerCtx, key: KeyRow, versions: VersionRow[]): UnusedVersionView[] {
+  const have = new Set(versions.map((v) => v.version));
+  const rolledBack = new Map(listRolledBack(ctx.db, key.id).map((r) => [r.version, r]));
+  const reserved = new Map((ctx.db.prepare('SELECT version, created_at FROM intents WHERE key_id = ? AND version IS NOT NULL').all(key.id) as Array<{ version: number; created_at: string }>).map((i) => [i.version, i]));
+  const top = Math.max(0, ...have, ...rolledBack.keys(), ...reserved.keys());
+  const out: UnusedVersionView[] = [];
+  for (let n = 1; n <= top; n++) {
+    if (have.has(n)) continue;
+    const r = rolledBack.get(n);
+    const i = reserved.get(n);
+    if (r) out.push({ version: n, why: 'rolled-back', at: r.rolled_back_at, reason: `${r.op} rolled back: ${r.reason}` });
+    else if (i) out.push({ version: n, why: 'in-progress', at: i.created_at, reason: 'reserved by a rotation that has not completed (kmsctl doctor tells whether it is still running)' });
+    // Ledgers from before rolled-back numbers were recorded: a gap can only be a rotation that never completed.
+    else out.push({ version: n, why: 'unrecorded', at: null, reason: 'a rotation that never completed (rolled back before rolled-back numbers were recorded)' });
+  }
+  return out;
+}
+
+export function show(ctx: LedgerCtx, ref: string, read?: AttributeReader): KeyView & { versions: VersionView[]; unusedVersions: UnusedVersionView[] } {
   const key = requireKey(ctx.db, ref);
-  return { ...keyView(key), versions: listVersions(ctx.db, key.id).map((v) => versionView(key, v, read)) };
+  const versions = listVersions(ctx.db, key.id);
+  return { ...keyView(key), versions: versions.map((v) => versionView(key, v, read)), unusedVersions: unusedVersions(ctx, key, versions) };
 }
 
 export function publicKeyPem(ctx: LedgerCtx, ref: string, version?: number): { pem: string; key: KeyRow; version: number } {

@@ -128,3 +128,20 @@ export function getMeta(db: Db, name: string): string | undefined {
 export function setMeta(db: Db, name: string, value: string): void {
   db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
 }
+
+export interface RolledBackRow {
+  key_id: string;
+  version: number;
+  op: string;
+  rolled_back_at: string;
+  reason: string;
+}
+
+/** A version number a rotation reserved and gave up: kept so that it is never handed out again. */
+export function recordRolledBack(db: Db, r: RolledBackRow): void {
+  db.prepare('INSERT OR IGNORE INTO rolled_back_versions (key_id, version, op, rolled_back_at, reason) VALUES (@key_id, @version, @op, @rolled_back_at, @reason)').run(r);
+}
+
+export function listRolledBack(db: Db, keyId: string): RolledBackRow[] {
+  return db.prepare('SELECT * FROM rolled_back_versions WHERE key_id = ? ORDER BY version').all(keyId) as RolledBackRow[];
+}

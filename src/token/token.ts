@@ -357,6 +357,27 @@ export class Token {
     }
   }
 
+  /**
+   * CK_ULONG attributes (CKA_KEY_TYPE, CKA_VALUE_LEN) as numbers, for doctor's check that an object is
+   * of its version's kind. pkcs11js hands every attribute back as bytes: a CK_ULONG in the platform's
+   * byte order, 8 bytes on the 64-bit little-endian hosts SoftHSM runs on here.
+   */
+  numberAttributes(h: Handle, types: number[]): Map<number, number> {
+    const raw = this.attributes(h, types);
+    const out = new Map<number, number>();
+    for (const [t, b] of raw) {
+      if (b.length === 8) out.set(t, Number(b.readBigUInt64LE()));
+      else if (b.length === 4) out.set(t, b.readUInt32LE());
+    }
+    return out;
+  }
+
+  /** CKA_ID and CKA_LABEL of one object, read again right before doctor changes or destroys it. */
+  identity(h: Handle): { id: Buffer; label: string } {
+    const a = this.attributes(h, [P.CKA_ID, P.CKA_LABEL]);
+    return { id: a.get(P.CKA_ID) ?? Buffer.alloc(0), label: (a.get(P.CKA_LABEL) ?? Buffer.alloc(0)).toString('utf8') };
+  }
+
   /** Public key material of an existing public key object (doctor completes an interrupted create with it). */
   publicMaterial(h: Handle, spec: Spec): GeneratedKey {
     if (spec.startsWith('rsa-')) {

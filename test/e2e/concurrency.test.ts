@@ -82,6 +82,36 @@ describe('concurrent rotations', () => {
 
     expect(ok(cj(home, ['doctor']))).toEqual({ ok: true, findings: [], clean: true });
 
+    // The previous primary is read under the lock that reserved the version: always below it, never
+    // a version a concurrent rotation made later. A rotation is primary when it finishes unless a
+    // higher one finished first, and its result says which.
+    const results = all.filter((r) => r.code === 0).map((r) => r.json);
+    for (const r of results) {
+      expect(r.previousPrimary, JSON.stringify(r)).toBeGreaterThanOrEqual(1);
+      expect(r.previousPrimary, JSON.stringify(r)).toBeLessThan(r.version);
+      expect(r.becamePrimary, JSON.stringify(r)).toBe(r.primaryVersion === r.version);
+      expect(r.primaryVersion, JSON.stringify(r)).toBeGreaterThanOrEqual(r.version);
+    }
+    // The audit's previous values form a chain: in version order they never go back, each names the
+    // first version or one an earlier rotation made, and each record agrees with its command's result.
+    const byVersion = new Map(results.map((r) => [r.version, r]));
+    const chain = ok200.map((r) => ({ version: r.version!, ...(JSON.parse(r.details) as { previous: number; primary: number }) })).sort((a, b) => a.version - b.version);
+    let last = 1;
+    for (const c of chain) {
+      expect(c.previous, `v${c.version}`).toBeLessThan(c.version);
+      expect(c.previous, `v${c.version}`).toBeGreaterThanOrEqual(last);
+      last = c.previous;
+      expect({ previous: c.previous, primary: c.primary }).toEqual({ previous: byVersion.get(c.version).previousPrimary, primary: byVersion.get(c.version).primaryVersion });
+    }
+
+    // Rotations one after another chain exactly: each one's previous primary is the version before it.
+    for (let i = 1; i <= 3; i++) {
+      const r = ok(cj(home, ['rotate', 'shared']));
+      expect(r).toMatchObject({ version: total + i, previousPrimary: total + i - 1, primaryVersion: total + i, becamePrimary: true });
+    }
+    const serial = auditRows(home).filter((r) => r.command === 'rotate').slice(-3);
+    expect(serial.map((r) => [r.version, JSON.parse(r.details).previous])).toEqual([1, 2, 3].map((i) => [total + i, total + i - 1]));
+
     // Every command ended 0, or 75 with the "temporary" error that says it is safe to retry.
     for (const r of all) if (r.code === 75) expect(r.json?.error?.code, describeRun(r)).toBe('temporary');
     const other = all.filter((r) => r.code !== 0 && r.code !== 75);

@@ -4,6 +4,8 @@
 // each with its kind and exit 1; --repair puts attributes back, removes orphans only with --yes, and
 // never destroys an object that a ledger version names.
 
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHome, removeDir, softHsmModule } from '../helpers/cli.js';
 import { cj, cli, describeRun, fails, ledgerVersions, ok, pkcs11Tool, tokenAttributes, tokenKeys } from '../helpers/lifecycle.js';
@@ -176,5 +178,155 @@ describe('doctor', () => {
     fails(r, 1, 'doctor-findings');
     expect((r.json.findings as any[]).map((f) => [f.kind, f.alias, f.version])).toEqual([['missing-object', 'wrapk', 1]]);
     expect(describeRun(r)).not.toContain('orphan');
+  });
+});
+
+// A version's object whose CKA_ID someone changed (pkcs11-tool --set-id) is still that version's key
+// material: doctor must recognise it by its label, class and key type, and --repair must give it its
+// CKA_ID back, never destroy it as an orphan. Objects that only carry a live version's label are
+// reported and left alone.
+describe('doctor and a CKA_ID changed behind kmsctl\'s back', () => {
+  let h: string;
+  const ids = { v1: '', v2: '', sign: '' };
+  let blob1: string;
+  let blob2: string;
+
+  const toolIn = (args: string[]) => {
+    const r = pkcs11Tool(h, args);
+    expect(r.code, `pkcs11-tool ${args.join(' ')}\n${r.stderr}`).toBe(0);
+  };
+  const labelled = (label: string) => tokenKeys(h).filter((o) => o.label === label).map((o) => `${o.cls} ${o.id}`).sort();
+  const unwrapsTo = (blob: string, text: string) => expect(Buffer.from(ok(cj(h, ['unwrap'], { input: blob })).plaintext, 'base64').toString()).toBe(text);
+
+  beforeAll(() => {
+    h = initHome();
+    ok(cj(h, ['create', 'drift', '--spec', 'aes-256']));
+    blob1 = ok(cj(h, ['wrap', 'drift'], { input: 'wrapped under v1 before the tampering' })).blob;
+    ok(cj(h, ['rotate', 'drift']));
+    blob2 = ok(cj(h, ['wrap', 'drift'], { input: 'under v2' })).blob;
+    ok(cj(h, ['create', 'signd', '--spec', 'ec-p256']));
+    const v = ledgerVersions(h);
+    ids.v1 = v.find((x) => x.alias === 'drift' && x.version === 1)!.ckaId;
+    ids.v2 = v.find((x) => x.alias === 'drift' && x.version === 2)!.ckaId;
+    ids.sign = v.find((x) => x.alias === 'signd')!.ckaId;
+  });
+
+  afterAll(() => {
+    if (h) removeDir(h);
+  });
+
+  it('reports one moved-id finding, not a missing object and an orphan; --repair sets the CKA_ID back and the old blob unwraps', () => {
+    toolIn(['--type', 'secrkey', '--id', ids.v1, '--set-id', '00']);
+    expect(labelled('drift/v1')).toEqual(['secret 00']);
+    fails(cj(h, ['unwrap'], { input: blob1 }), 66, 'token-object-missing');
+
+    const r = cj(h, ['doctor']);
+    fails(r, 1, 'doctor-findings');
+    expect(r.json.findings).toEqual([
+      {
+        kind: 'moved-id',
+        message: `drift v1 (enabled): its secret key object now has CKA_ID 00 instead of ${ids.v1} (label, class and key type match)`,
+        keyId: expect.stringMatching(/^k_/),
+        alias: 'drift',
+        version: 1,
+        ckaId: ids.v1,
+        object: { cls: 'secret', label: 'drift/v1', ckaId: '00' },
+      },
+    ]);
+
+    const before = tokenKeys(h).length;
+    const fixed = ok(cj(h, ['doctor', '--repair', '--yes']));
+    expect(fixed.findings).toHaveLength(1);
+    expect(fixed.findings[0]).toMatchObject({ kind: 'moved-id', action: 'restored-cka-id', repaired: `set its CKA_ID back to ${ids.v1}: drift v1 works again` });
+    // Nothing was destroyed: the one copy of v1 has its CKA_ID back.
+    expect(tokenKeys(h)).toHaveLength(before);
+    expect(labelled('drift/v1')).toEqual([`secret ${ids.v1}`]);
+    expect(ok(cj(h, ['doctor']))).toEqual({ ok: true, findings: [], clean: true });
+    unwrapsTo(blob1, 'wrapped under v1 before the tampering');
+    unwrapsTo(blob2, 'under v2');
+
+    // The repair is on the key's own audit history, with what was done.
+    const recs = ok(cj(h, ['audit', '--key', 'drift'])).records as any[];
+    const rep = recs.filter((x) => x.command === 'doctor-repair');
+    expect(rep).toHaveLength(1);
+    expect(rep[0]).toMatchObject({ alias: 'drift', version: 1, outcome: 'success' });
+    expect(rep[0].details).toMatchObject({ finding: 'moved-id', action: 'restored-cka-id', from: '00', to: ids.v1, ckaId: ids.v1 });
+  });
+
+  it('a key pair: both halves moved, plus an impostor public key with the same label; only the real ones get their CKA_ID back', () => {
+    toolIn(['--type', 'privkey', '--id', ids.sign, '--set-id', '01']);
+    toolIn(['--type', 'pubkey', '--id', ids.sign, '--set-id', '02']);
+    // An impostor: another P-256 key pair labelled signd/v1, its private half removed.
+    toolIn(['--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'signd/v1', '--id', '0e0e']);
+    toolIn(['--delete-object', '--type', 'privkey', '--id', '0e0e']);
+    expect(labelled('signd/v1')).toEqual(['private 01', 'public 02', 'public 0e0e']);
+
+    const r = cj(h, ['doctor']);
+    fails(r, 1, 'doctor-findings');
+    const got = (r.json.findings as any[]).map((f) => [f.kind, f.object?.cls, f.object?.ckaId]).sort();
+    expect(got).toEqual([
+      ['label-mismatch', 'public', '0e0e'],
+      ['moved-id', 'private', '01'],
+      ['moved-id', 'public', '02'],
+    ]);
+    const mismatch = (r.json.findings as any[]).find((f) => f.kind === 'label-mismatch');
+    expect(mismatch.message).toBe('token public object "signd/v1" (CKA_ID 0e0e) carries the label of signd v1, but its public key is not the one the ledger holds for that version: it is not that version\'s object');
+
+    const fixed = cj(h, ['doctor', '--repair', '--yes']);
+    fails(fixed, 1, 'doctor-findings');
+    const byKind = (k: string) => (fixed.json.findings as any[]).filter((f) => f.kind === k);
+    expect(byKind('moved-id').map((f) => f.action)).toEqual(['restored-cka-id', 'restored-cka-id']);
+    expect(byKind('label-mismatch')[0].left).toContain('never destroys it');
+    expect(labelled('signd/v1')).toEqual([`private ${ids.sign}`, `public ${ids.sign}`, 'public 0e0e'].sort());
+
+    // The real private key signs again, and the ledger's public key verifies it.
+    writeFileSync(join(h, 'msg'), 'signed after the repair');
+    ok(cj(h, ['sign', 'signd', '--in', join(h, 'msg'), '--out', join(h, 'sig')]));
+    expect(ok(cj(h, ['verify', 'signd', '--in', join(h, 'msg'), '--signature', join(h, 'sig')])).valid).toBe(true);
+    toolIn(['--delete-object', '--type', 'pubkey', '--id', '0e0e']);
+    expect(ok(cj(h, ['doctor']))).toEqual({ ok: true, findings: [], clean: true });
+  });
+
+  it('a second object with a live version\'s label while that version\'s own object is present is a duplicate label: reported, never destroyed', () => {
+    toolIn(['--keygen', '--key-type', 'AES:32', '--label', 'drift/v2', '--id', '0d0d']);
+    const r = cj(h, ['doctor']);
+    fails(r, 1, 'doctor-findings');
+    expect(r.json.findings).toEqual([
+      expect.objectContaining({
+        kind: 'duplicate-label',
+        alias: 'drift',
+        version: 2,
+        ckaId: ids.v2,
+        object: { cls: 'secret', label: 'drift/v2', ckaId: '0d0d' },
+        message: `token secret object "drift/v2" (CKA_ID 0d0d) carries the label of drift v2, whose own secret object (CKA_ID ${ids.v2}) is on the token too: a copy or an impostor`,
+      }),
+    ]);
+    const rep = cj(h, ['doctor', '--repair', '--yes']);
+    fails(rep, 1, 'doctor-findings');
+    expect(rep.json.findings[0].repaired).toBeUndefined();
+    expect(rep.json.findings[0].left).toContain('never destroys it');
+    expect(labelled('drift/v2')).toEqual(['secret 0d0d', `secret ${ids.v2}`].sort());
+    unwrapsTo(blob2, 'under v2');
+  });
+
+  it('two objects claiming one missing version: kmsctl will not guess, and destroys neither', () => {
+    toolIn(['--delete-object', '--type', 'secrkey', '--id', '0d0d']);
+    toolIn(['--type', 'secrkey', '--id', ids.v2, '--set-id', 'aa']);
+    toolIn(['--keygen', '--key-type', 'AES:32', '--label', 'drift/v2', '--id', 'bb']);
+    const r = cj(h, ['doctor']);
+    fails(r, 1, 'doctor-findings');
+    const kinds = (r.json.findings as any[]).map((f) => `${f.kind} ${f.object?.ckaId ?? f.ckaId}`).sort();
+    expect(kinds).toEqual(['duplicate-label aa', 'duplicate-label bb', `missing-object ${ids.v2}`]);
+    const rep = cj(h, ['doctor', '--repair', '--yes']);
+    fails(rep, 1, 'doctor-findings');
+    expect((rep.json.findings as any[]).every((f) => f.repaired === undefined)).toBe(true);
+    expect(labelled('drift/v2')).toEqual(['secret aa', 'secret bb']);
+
+    // Once the operator removes the impostor, the real one is recognised and repaired.
+    toolIn(['--delete-object', '--type', 'secrkey', '--id', 'bb']);
+    const fixed = ok(cj(h, ['doctor', '--repair']));
+    expect(fixed.findings.map((f: any) => [f.kind, f.action])).toEqual([['moved-id', 'restored-cka-id']]);
+    unwrapsTo(blob2, 'under v2');
+    unwrapsTo(blob1, 'wrapped under v1 before the tampering');
   });
 });

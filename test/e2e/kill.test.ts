@@ -86,18 +86,29 @@ function unwrapsAll(home: string, blobs: Blob[]): void {
   }
 }
 
+/** Version numbers a rolled-back rotation gave up, per alias, as the ledger records them. */
+function rolledBack(home: string): Map<string, number[]> {
+  const rows = readLedger(home, (db) => db.prepare('SELECT k.alias, r.version FROM rolled_back_versions r JOIN keys k ON k.id = r.key_id ORDER BY r.version').all() as Array<{ alias: string; version: number }>);
+  const out = new Map<string, number[]>();
+  for (const r of rows) out.set(r.alias, [...(out.get(r.alias) ?? []), r.version]);
+  return out;
+}
+
 /**
- * Ledger and token agree: no intent, every key's versions are 1..N with N primary, every live version
- * has exactly its objects on the token, and no object with a kmsctl label lacks a live version.
+ * Ledger and token agree: no intent, every key's versions and rolled-back numbers together are 1..N,
+ * the highest version is primary, every live version has exactly its objects on the token, and no
+ * object with a kmsctl label lacks a live version.
  */
 function expectConsistent(home: string): void {
   expect(intentCount(home)).toBe(0);
   const keys = readLedger(home, (db) => db.prepare('SELECT id, alias, spec, primary_version AS primaryVersion FROM keys').all() as Array<{ id: string; alias: string; spec: string; primaryVersion: number }>);
   const versions = ledgerVersions(home);
+  const given = rolledBack(home);
   for (const k of keys) {
     const vs = versions.filter((v) => v.alias === k.alias).map((v) => v.version);
-    expect(vs, `versions of ${k.alias}`).toEqual(Array.from({ length: vs.length }, (_, i) => i + 1));
-    expect(k.primaryVersion, `primary of ${k.alias}`).toBe(vs.length);
+    const all = [...vs, ...(given.get(k.alias) ?? [])].sort((a, b) => a - b);
+    expect(all, `versions and rolled-back numbers of ${k.alias}`).toEqual(Array.from({ length: all.length }, (_, i) => i + 1));
+    expect(k.primaryVersion, `primary of ${k.alias}`).toBe(Math.max(...vs));
   }
   const objects = tokenKeys(home);
   const live = new Map(versions.filter((v) => v.state !== 'destroyed').map((v) => [v.ckaId, v]));
@@ -176,7 +187,7 @@ describe('create', () => {
 });
 
 describe('rotate', () => {
-  it('killed after its intent: repair rolls back, the versions stay 1..2, and the next rotate is v3', () => {
+  it('killed after its intent: repair rolls back, the versions stay 1..2, v3 is never reused and show says why it is missing', () => {
     const w = world();
     faulted(w.home, 'rotate:after-intent', ['rotate', 'base']);
     const f = doctorFindings(w.home, true);
@@ -184,11 +195,34 @@ describe('rotate', () => {
     expect(f[0]).toMatchObject({ kind: 'pending-intent', alias: 'base', version: 3 });
     expect(f[0].message).toContain('rotate of base v3 was interrupted');
 
-    expect(repairAndCheck(w.home, w.blobs)[0].repaired).toContain('rolled back the rotate');
+    const repaired = repairAndCheck(w.home, w.blobs)[0];
+    expect(repaired.repaired).toBe('rolled back the rotate: nothing was lost, it never completed; version 3 stays unused');
+    expect(repaired.action).toBe('rolled-back-rotate');
     expect(ledgerVersions(w.home, 'base').map((v) => v.version)).toEqual([1, 2]);
-    expect(ok(cj(w.home, ['rotate', 'base'])).version).toBe(3);
+    // A version number is never handed out twice: the next rotation is v4.
+    expect(ok(cj(w.home, ['rotate', 'base'])).version).toBe(4);
+    expect(ledgerVersions(w.home, 'base').map((v) => v.version)).toEqual([1, 2, 4]);
+    const shown = ok(cj(w.home, ['show', 'base'])).key;
+    expect(shown.primaryVersion).toBe(4);
+    expect(shown.unusedVersions).toEqual([{ version: 3, why: 'rolled-back', at: expect.any(String), reason: expect.stringMatching(/^rotate rolled back: interrupted at \S+; rolled back by doctor --repair$/) }]);
+    expect(cli(w.home, ['show', 'base']).stdout).toMatch(/^unused version numbers \(never reused\): v3 rolled back \S+$/m);
+    // The rollback is on the key's own audit history.
+    const recs = ok(cj(w.home, ['audit', '--key', 'base'])).records as any[];
+    expect(recs.filter((r) => r.command === 'doctor-repair').map((r) => [r.version, r.details.action])).toEqual([[3, 'rolled-back-rotate']]);
     expectConsistent(w.home);
     unwrapsAll(w.home, w.blobs);
+  });
+
+  it('killed after its intent while later rotations went through: repair rolls back v3 and the primary stays the newest', () => {
+    const w = world();
+    faulted(w.home, 'rotate:after-intent', ['rotate', 'base']);
+    expect(ok(cj(w.home, ['rotate', 'base'])).version).toBe(4);
+    expect(ok(cj(w.home, ['rotate', 'base'])).version).toBe(5);
+    repairAndCheck(w.home, w.blobs);
+    expect(ledgerVersions(w.home, 'base').map((v) => v.version)).toEqual([1, 2, 4, 5]);
+    const shown = ok(cj(w.home, ['show', 'base'])).key;
+    expect(shown.primaryVersion).toBe(5);
+    expect(shown.unusedVersions.map((u: any) => [u.version, u.why])).toEqual([[3, 'rolled-back']]);
   });
 
   it('killed after generating on the token: repair completes the rotation and v3 becomes primary', () => {
@@ -199,11 +233,46 @@ describe('rotate', () => {
     expect(f[0]).toMatchObject({ alias: 'base', version: 3 });
     expect(objectsOf(w.home, 'base/v3')).toHaveLength(1);
 
-    expect(repairAndCheck(w.home, w.blobs)[0].repaired).toContain('completed the rotate');
-    expect(ok(cj(w.home, ['show', 'base'])).key.primaryVersion).toBe(3);
+    const before = ok(cj(w.home, ['show', 'base'])).key.lastRotatedAt;
+    expect(repairAndCheck(w.home, w.blobs)[0].repaired).toBe('completed the rotate: version 3 is in the ledger and is primary (was 2)');
+    const after = ok(cj(w.home, ['show', 'base'])).key;
+    expect(after.primaryVersion).toBe(3);
+    // It became primary only now: that is when the key was rotated.
+    expect(Date.parse(after.lastRotatedAt)).toBeGreaterThan(Date.parse(before));
     const d = ok(cj(w.home, ['wrap', 'base'], { input: 'under v3' }));
     expect(d.version).toBe(3);
     unwrapsAll(w.home, [...w.blobs, { blob: d.blob, plaintext: 'under v3', context: [] }]);
+  });
+
+  it('killed after generating, then rotated again: repair adds v3 as an older version, v4 stays primary, the rotation time stays, and the audit of the key shows v3', () => {
+    const w = world();
+    faulted(w.home, 'rotate:after-generate', ['rotate', 'base']);
+    const r4 = ok(cj(w.home, ['rotate', 'base']));
+    expect(r4).toMatchObject({ version: 4, previousPrimary: 2, primaryVersion: 4, becamePrimary: true });
+    const before = ok(cj(w.home, ['show', 'base'])).key;
+    expect(before.unusedVersions.map((u: any) => [u.version, u.why])).toEqual([[3, 'in-progress']]);
+    const wrapped4 = ok(cj(w.home, ['wrap', 'base'], { input: 'under v4' }));
+    expect(wrapped4.version).toBe(4);
+
+    const f = repairAndCheck(w.home, [...w.blobs, { blob: wrapped4.blob, plaintext: 'under v4', context: [] }]);
+    expect(f).toHaveLength(1);
+    expect(f[0]).toMatchObject({ kind: 'pending-intent', version: 3, action: 'completed-rotate' });
+    expect(f[0].repaired).toBe("completed the rotate: version 3 is in the ledger as an older version; version 4, from a later rotation, stays primary and the key's last rotation time is unchanged");
+    const after = ok(cj(w.home, ['show', 'base'])).key;
+    expect(after.primaryVersion).toBe(4);
+    expect(after.lastRotatedAt).toBe(before.lastRotatedAt);
+    expect(after.unusedVersions).toEqual([]);
+    expect(after.versions.map((v: any) => [v.version, v.state, v.primary])).toEqual([[1, 'enabled', false], [2, 'enabled', false], [3, 'enabled', false], [4, 'enabled', true]]);
+    expect(ok(cj(w.home, ['wrap', 'base'], { input: 'x' })).version).toBe(4);
+
+    // One record per repair, against the key and the version it completed, next to the overall doctor record.
+    const recs = ok(cj(w.home, ['audit', '--key', 'base'])).records as any[];
+    const rep = recs.filter((r) => r.command === 'doctor-repair');
+    expect(rep).toHaveLength(1);
+    expect(rep[0]).toMatchObject({ alias: 'base', version: 3, outcome: 'success' });
+    expect(rep[0].details).toMatchObject({ finding: 'pending-intent', action: 'completed-rotate', primary: 4, becamePrimary: false });
+    const overall = (ok(cj(w.home, ['audit', '--action', 'doctor'])).records as any[]).filter((r) => r.details.repair === true);
+    expect(overall.map((r) => r.details)).toEqual([{ repair: true, findings: 1, repaired: 1 }]);
   });
 
   it('killed after the ledger was complete: doctor finds nothing and v3 is primary', () => {

@@ -1,7 +1,8 @@
 import type { Handler } from '../result.js';
-import { diagnose, repair, type Finding } from '../../keys/doctor.js';
+import { diagnose, repair, type Finding, type RepairRecord } from '../../keys/doctor.js';
 import { checkFailed } from '../../errors.js';
 import { promptText } from '../prompt.js';
+import { appendAudit } from '../../audit/append.js';
 
 function line(f: Finding): string {
   const tail = f.repaired ? ` -> repaired: ${f.repaired}` : f.left ? ` -> left: ${f.left}` : '';
@@ -19,7 +20,11 @@ export const run: Handler = async (rt, _args, o) => {
       removeOrphans = (await promptText('Destroy the orphan token objects listed above? Type yes:')).trim() === 'yes';
     }
     findings = await rt.audited('doctor', (scope) => {
-      const r = repair(ctx, { removeOrphans });
+      // Each repair has its own record against the key and version it touched, so that the key's own
+      // history (audit --key) shows a version doctor completed, rolled back or gave its CKA_ID back.
+      const record = (f: Finding, r: RepairRecord) =>
+        appendAudit(ctx.db, rt.who, [{ command: 'doctor-repair', keyId: f.keyId, alias: f.alias, version: f.version, outcome: r.ok ? 'success' : 'failure', errorCode: r.errorCode, durationMs: r.durationMs, details: r.details }], rt.now(), rt.auditSealer());
+      const r = repair(ctx, { removeOrphans, record });
       scope.details = { repair: true, findings: r.length, repaired: r.filter((f) => f.repaired).length };
       return r;
     });

@@ -17,6 +17,7 @@ export const run: Handler = async (rt, [ref]) => {
     ...(k.destroyAfter ? [`pending deletion: destroyed after ${k.destroyAfter} (${daysLeft(k.destroyAfter, rt.now())} days left; undo with kmsctl restore ${k.alias})`] : []),
     ...(k.description ? [`description: ${k.description}`] : []),
     ...(Object.keys(k.labels).length ? [`labels: ${Object.entries(k.labels).map(([a, b]) => `${a}=${b}`).join(' ')}`] : []),
+    ...(k.unusedVersions.length ? [`unused version numbers (never reused): ${k.unusedVersions.map((u) => `v${u.version} ${u.why === 'rolled-back' ? `rolled back ${u.at}` : u.why === 'in-progress' ? `being made since ${u.at}` : 'rotation never completed'}`).join(', ')}`] : []),
   ];
   const c = colours(rt.flags);
   const rows = k.versions.map((v) => {
