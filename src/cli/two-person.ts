@@ -1,7 +1,8 @@
 import type { Runtime } from './runtime.js';
 import type { CommandResult } from './result.js';
 import { requireKey } from '../keys/resolve.js';
-import { dueForPurge, purgeOne, restore, scheduleDeletion, type DueItem } from '../keys/lifecycle.js';
+import { checkDeletion, checkRestore, dueForPurge, purgeOne, restore, scheduleDeletion, type DueItem } from '../keys/lifecycle.js';
+import type { AuditScope } from '../keys/context.js';
 import type { ApprovableOp } from '../policy/model.js';
 import type { Request } from '../policy/approvals.js';
 
@@ -36,6 +37,24 @@ export function requestSubject(r: Pick<Request, 'op' | 'alias' | 'args'>): strin
   return `${r.op} of ${r.alias}${version}`;
 }
 
+/**
+ * The checks the operation itself makes, run when the request is made: a request that the operation
+ * would refuse now (a key pending deletion, a version past its window, a key used within the last 7
+ * days without --force) is refused at once, with the same exit code, instead of waiting for approvals
+ * only to fail. A --force is carried in the request's args and noted in the audit details here.
+ * Purge needs none: its items are what is past its window at this moment.
+ */
+function precheck(rt: Runtime, op: ApprovableOp, ref: string, args: Record<string, unknown>, scope: AuditScope): string | undefined {
+  const version = typeof args.version === 'number' ? args.version : undefined;
+  if (op === 'delete') {
+    const windowS = typeof args.windowS === 'number' ? args.windowS : undefined;
+    const { recentUse } = checkDeletion(rt.ledgerCtx(), scope, ref, { windowS, version, force: args.force === true });
+    return recentUse ? `it was used ${recentUse.last_used_at} by ${recentUse.last_used_op} (version ${recentUse.version}); --force takes the delete past the recent-use guard` : undefined;
+  }
+  if (op === 'restore') checkRestore(rt.ledgerCtx(), scope, ref, { version });
+  return undefined;
+}
+
 /** With rules active and a role that needs approvers for `op`: records the request and returns what to print; otherwise null. */
 export async function requestIfRequired(rt: Runtime, op: ApprovableOp, target: Target, args: Record<string, unknown>): Promise<CommandResult | null> {
   const gate = await rt.policyGate();
@@ -44,6 +63,7 @@ export async function requestIfRequired(rt: Runtime, op: ApprovableOp, target: T
   if (need.count === 0) return null;
   const { createRequest } = await import('../policy/approvals.js');
   const db = rt.ledger();
+  let forced: string | undefined;
   const req = await rt.audited('approval-request', (scope) => {
     scope.details.op = op;
     let keyId: string | null = null;
@@ -52,6 +72,7 @@ export async function requestIfRequired(rt: Runtime, op: ApprovableOp, target: T
     if ('ref' in target) {
       const key = requireKey(db, target.ref, scope);
       gate.check(op, key.alias, scope);
+      forced = precheck(rt, op, key.id, args, scope);
       keyId = key.id;
       alias = key.alias;
     } else {
@@ -67,7 +88,7 @@ export async function requestIfRequired(rt: Runtime, op: ApprovableOp, target: T
     data: { pending: true, request: requestView(req) },
     text:
       `${requestSubject(req)} needs ${need.count} approval${need.count === 1 ? '' : 's'} from other actors (role ${role.name}, ${role.source.file}:${role.source.line}): ` +
-      `nothing was changed yet.\nrequest ${req.id} is pending until ${req.expires_at}; another actor approves it with: kmsctl approve ${req.id}`,
+      `nothing was changed yet.${forced ? ` Note: ${forced}.` : ''}\nrequest ${req.id} is pending until ${req.expires_at}; another actor approves it with: kmsctl approve ${req.id}`,
   };
 }
 

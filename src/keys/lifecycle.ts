@@ -73,71 +73,115 @@ function lastUse(versions: VersionRow[]): VersionRow | undefined {
   return versions.filter((v) => v.last_used_at).sort((a, b) => Date.parse(b.last_used_at!) - Date.parse(a.last_used_at!))[0];
 }
 
+interface DeletionPlan {
+  key: KeyRow;
+  /** The version to schedule, for delete --version. */
+  version?: VersionRow;
+  windowS: number;
+  destroyAfter: string;
+  /** The most recent use within the guard's 7 days, when there is one. */
+  recentUse?: VersionRow;
+}
+
+/**
+ * Every check a delete makes, changing nothing: the key's or version's state, the primary, and the
+ * recent use that only --force gets past (noted in the audit details either way). Made under the write
+ * lock by scheduleDeletion, and when a two-person request is made, so that a request the delete itself
+ * would refuse is refused at once rather than after its approvals.
+ */
+function planDeletion(ctx: LedgerCtx, scope: AuditScope, ref: string, d: DeleteInput): DeletionPlan {
+  const key = requireKey(ctx.db, ref, scope);
+  const now = ctx.now();
+  const windowS = d.windowS ?? key.deletion_window_s ?? DELETION_WINDOW.default;
+  scope.details.window = formatDuration(windowS);
+  if (d.force) scope.details.force = true;
+  const destroyAfter = until(now, windowS);
+  const versions = d.version === undefined ? listVersions(ctx.db, key.id) : [requireVersion(ctx.db, key, d.version, scope)];
+  if (d.version !== undefined && d.version === key.primary_version) {
+    throw usage(`version ${d.version} is the primary version of ${key.alias}: rotate first (kmsctl rotate ${key.alias}), then delete the old version`, { reason: 'primary-version' });
+  }
+  if (d.version === undefined && key.state !== 'enabled' && key.state !== 'disabled') {
+    const left = daysLeft(key.destroy_after, now);
+    throw denied(`key ${key.alias} is ${key.state}${left !== null ? ` (destroyed after ${key.destroy_after}, ${left} days left)` : ''}; it cannot be deleted again`, { reason: `key-${key.state}`, hint: key.state === 'pending-deletion' ? `undo with kmsctl restore ${key.alias}` : undefined });
+  }
+  const v = versions[0];
+  if (d.version !== undefined && v.state !== 'enabled' && v.state !== 'disabled') {
+    throw denied(`version ${v.version} of ${key.alias} is ${v.state}; it cannot be deleted again`, { reason: `version-${v.state}`, hint: v.state === 'pending-destruction' ? `undo with kmsctl restore ${key.alias} --version ${v.version}` : undefined });
+  }
+  const used = lastUse(versions);
+  const recentUse = used && now.getTime() - Date.parse(used.last_used_at!) < RECENT_USE_S * 1000 ? used : undefined;
+  if (recentUse) {
+    scope.details.lastUsedAt = recentUse.last_used_at;
+    scope.details.lastUsedBy = recentUse.last_used_op;
+  }
+  return { key, version: d.version === undefined ? undefined : v, windowS, destroyAfter, recentUse };
+}
+
+function recentlyUsed(key: KeyRow, d: DeleteInput, u: VersionRow): Error {
+  const what = d.version === undefined ? `key ${key.alias}` : `version ${d.version} of ${key.alias}`;
+  return denied(`${what} was used ${u.last_used_at} by ${u.last_used_op} (version ${u.version}), within the last 7 days; deleting it could break whoever still uses it`, { reason: 'recently-used', hint: 'check kmsctl audit --key, then pass --force to delete anyway' });
+}
+
+/** The checks of a delete without the delete (for a two-person request): throws what the delete would; returns the recent use --force gets past. */
+export function checkDeletion(ctx: LedgerCtx, scope: AuditScope, ref: string, d: DeleteInput): { recentUse?: VersionRow } {
+  const p = planDeletion(ctx, scope, ref, d);
+  if (p.recentUse && !d.force) throw recentlyUsed(p.key, d, p.recentUse);
+  return { recentUse: p.recentUse };
+}
+
 /** Schedules destruction after a window (7d..30d); refuses keys used in the last 7 days unless forced. */
 export function scheduleDeletion(ctx: LedgerCtx, scope: AuditScope, ref: string, d: DeleteInput): StateChange & { destroyAfter: string; windowS: number } {
   const res = immediate(ctx.db, `delete ${ref}`, () => {
-    const key = requireKey(ctx.db, ref, scope);
+    const p = planDeletion(ctx, scope, ref, d);
+    if (p.recentUse && !d.force) return { refused: { key: p.key, use: p.recentUse } };
+    const { key, windowS, destroyAfter } = p;
     const now = ctx.now();
-    const windowS = d.windowS ?? key.deletion_window_s ?? DELETION_WINDOW.default;
-    scope.details.window = formatDuration(windowS);
-    if (d.force) scope.details.force = true;
-    const destroyAfter = until(now, windowS);
-    const versions = d.version === undefined ? listVersions(ctx.db, key.id) : [requireVersion(ctx.db, key, d.version, scope)];
-    if (d.version !== undefined && d.version === key.primary_version) {
-      throw usage(`version ${d.version} is the primary version of ${key.alias}: rotate first (kmsctl rotate ${key.alias}), then delete the old version`, { reason: 'primary-version' });
-    }
-    if (d.version === undefined && key.state !== 'enabled' && key.state !== 'disabled') {
-      const left = daysLeft(key.destroy_after, now);
-      throw denied(`key ${key.alias} is ${key.state}${left !== null ? ` (destroyed after ${key.destroy_after}, ${left} days left)` : ''}; it cannot be deleted again`, { reason: `key-${key.state}`, hint: key.state === 'pending-deletion' ? `undo with kmsctl restore ${key.alias}` : undefined });
-    }
-    const v = versions[0];
-    if (d.version !== undefined && v.state !== 'enabled' && v.state !== 'disabled') {
-      throw denied(`version ${v.version} of ${key.alias} is ${v.state}; it cannot be deleted again`, { reason: `version-${v.state}`, hint: v.state === 'pending-destruction' ? `undo with kmsctl restore ${key.alias} --version ${v.version}` : undefined });
-    }
-    const used = lastUse(versions);
-    if (used && now.getTime() - Date.parse(used.last_used_at!) < RECENT_USE_S * 1000) {
-      scope.details.lastUsedAt = used.last_used_at;
-      scope.details.lastUsedBy = used.last_used_op;
-      if (!d.force) {
-        return { refused: used };
-      }
-    }
-    if (d.version === undefined) {
+    if (!p.version) {
       ctx.db.prepare("UPDATE keys SET state = 'pending-deletion', destroy_after = ?, updated_at = ? WHERE id = ?").run(destroyAfter, now.toISOString(), key.id);
       return { change: { key: reread(ctx, key), from: key.state, to: 'pending-deletion', destroyAfter, windowS } };
     }
+    const v = p.version;
     ctx.db.prepare("UPDATE versions SET state = 'pending-destruction', destroy_after = ? WHERE key_id = ? AND version = ?").run(destroyAfter, key.id, v.version);
     return { change: { key, version: getVersion(ctx.db, key.id, v.version), from: v.state, to: 'pending-destruction', destroyAfter, windowS } };
   });
-  if ('refused' in res && res.refused) {
-    const u = res.refused;
-    const what = d.version === undefined ? `key ${scope.alias}` : `version ${d.version} of ${scope.alias}`;
-    throw denied(`${what} was used ${u.last_used_at} by ${u.last_used_op} (version ${u.version}), within the last 7 days; deleting it could break whoever still uses it`, { reason: 'recently-used', hint: 'check kmsctl audit --key, then pass --force to delete anyway' });
-  }
+  if ('refused' in res && res.refused) throw recentlyUsed(res.refused.key, d, res.refused.use);
   faultPoint('delete:after-ledger');
   return res.change!;
+}
+
+/**
+ * Every check a restore makes, changing nothing: the state, and that the window has not passed. Made
+ * by restore under the write lock, and when a two-person request for a restore is made.
+ */
+export function checkRestore(ctx: LedgerCtx, scope: AuditScope, ref: string, o: { version?: number }): { key: KeyRow; version?: VersionRow } {
+  const key = requireKey(ctx.db, ref, scope);
+  const now = ctx.now();
+  if (o.version === undefined) {
+    if (key.state === 'destroyed') throw denied(`key ${key.alias} was destroyed: it cannot be restored`, { reason: 'key-destroyed' });
+    if (key.state !== 'pending-deletion') throw denied(`key ${key.alias} is ${key.state}, not pending deletion: there is nothing to restore`, { reason: `key-${key.state}` });
+    if (Date.parse(key.destroy_after!) <= now.getTime()) {
+      throw denied(`the deletion window of ${key.alias} ended at ${key.destroy_after}: it is due for purge and can no longer be restored`, { reason: 'window-passed' });
+    }
+    return { key };
+  }
+  const v = requireVersion(ctx.db, key, o.version, scope);
+  if (v.state === 'destroyed') throw denied(`version ${v.version} of ${key.alias} was destroyed: it cannot be restored`, { reason: 'version-destroyed' });
+  if (v.state !== 'pending-destruction') throw denied(`version ${v.version} of ${key.alias} is ${v.state}, not pending destruction: there is nothing to restore`, { reason: `version-${v.state}` });
+  if (Date.parse(v.destroy_after!) <= now.getTime()) {
+    throw denied(`the destruction window of ${key.alias} v${v.version} ended at ${v.destroy_after}: it can no longer be restored`, { reason: 'window-passed' });
+  }
+  return { key, version: v };
 }
 
 /** pending-deletion -> disabled (or enabled with --enable), only inside the window. */
 export function restore(ctx: LedgerCtx, scope: AuditScope, ref: string, o: { version?: number; enable?: boolean }): StateChange {
   const r = immediate(ctx.db, `restore ${ref}`, () => {
-    const key = requireKey(ctx.db, ref, scope);
+    const { key, version: v } = checkRestore(ctx, scope, ref, o);
     const now = ctx.now();
     const to = o.enable ? 'enabled' : 'disabled';
-    if (o.version === undefined) {
-      if (key.state === 'destroyed') throw denied(`key ${key.alias} was destroyed: it cannot be restored`, { reason: 'key-destroyed' });
-      if (key.state !== 'pending-deletion') throw denied(`key ${key.alias} is ${key.state}, not pending deletion: there is nothing to restore`, { reason: `key-${key.state}` });
-      if (Date.parse(key.destroy_after!) <= now.getTime()) {
-        throw denied(`the deletion window of ${key.alias} ended at ${key.destroy_after}: it is due for purge and can no longer be restored`, { reason: 'window-passed' });
-      }
+    if (!v) {
       ctx.db.prepare('UPDATE keys SET state = ?, destroy_after = NULL, updated_at = ? WHERE id = ?').run(to, now.toISOString(), key.id);
       return { key: reread(ctx, key), from: 'pending-deletion', to };
-    }
-    const v = requireVersion(ctx.db, key, o.version, scope);
-    if (v.state === 'destroyed') throw denied(`version ${v.version} of ${key.alias} was destroyed: it cannot be restored`, { reason: 'version-destroyed' });
-    if (v.state !== 'pending-destruction') throw denied(`version ${v.version} of ${key.alias} is ${v.state}, not pending destruction: there is nothing to restore`, { reason: `version-${v.state}` });
-    if (Date.parse(v.destroy_after!) <= now.getTime()) {
-      throw denied(`the destruction window of ${key.alias} v${v.version} ended at ${v.destroy_after}: it can no longer be restored`, { reason: 'window-passed' });
     }
     ctx.db.prepare('UPDATE versions SET state = ?, destroy_after = NULL WHERE key_id = ? AND version = ?').run(to, key.id, v.version);
     return { key, version: getVersion(ctx.db, key.id, v.version), from: 'pending-destruction', to };

@@ -80,8 +80,10 @@ describe('policy validate', () => {
     const bad = join(FIXTURES, 'bad', 'bool-yes.yaml');
     const r = kms(['policy', 'validate', bad, join(FIXTURES, 'bad', 'unknown-field.yaml'), '--json'], { home: h });
     const j = fails(r, 65, 'policy-invalid');
+    // Both files declare "payments": the duplicate is reported too, though both files have other errors.
     expect(j.errors).toEqual([
       expect.objectContaining({ file: bad, line: 5, column: 17 }),
+      expect.objectContaining({ file: join(FIXTURES, 'bad', 'unknown-field.yaml'), line: 3, column: 12, message: `alias "payments" is declared twice: first at ${bad}:3:12` }),
       expect.objectContaining({ file: join(FIXTURES, 'bad', 'unknown-field.yaml'), line: 5, column: 5 }),
     ]);
     const text = kms(['policy', 'validate', bad], { home: h });
@@ -97,6 +99,41 @@ describe('policy validate', () => {
 
   it('a missing file is exit 66', () => {
     fails(kms(['policy', 'validate', join(h, 'nope.yaml'), '--json'], { home: h }), 66);
+  });
+
+  it('reports every error of every file in one run: schema, traps, ranges, cross-file duplicates', () => {
+    const dir = join(FIXTURES, 'many');
+    const a = join(dir, 'a.yaml');
+    const b = join(dir, 'b.yaml');
+    const want = [
+      [a, 4, 11], [a, 5, 17], [a, 6, 5], [a, 9, 22], [a, 11, 12], [a, 14, 22], [a, 15, 22], [a, 18, 13], [a, 21, 21], [a, 22, 19],
+      [b, 3, 12], [b, 5, 22],
+    ];
+    const j = fails(kms(['policy', 'validate', dir, '--json'], { home: h }), 65, 'policy-invalid');
+    expect(j.errors.map((e: any) => [e.file, e.line, e.column])).toEqual(want);
+    expect(j.error.message.split('\n')[0]).toBe('12 errors in the policy files:');
+
+    const r = kms(['policy', 'validate', a, b], { home: h });
+    expect(r.code).toBe(65);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${a}:14:22: deletion-window "3d" is out of range: allowed 7d..30d\n`);
+    expect(r.stderr).toContain(`${a}:15:22: rotation-period "0d" is out of range: allowed 1d..3650d\n`);
+    expect(r.stderr).toContain(`${b}:3:12: alias "k1" is declared twice: first at ${a}:3:12\n`);
+    // In the order of the list above, one line each.
+    const places = r.stderr.split('\n').map((l) => /^(\/\S+?):(\d+):(\d+): /.exec(l)).filter(Boolean).map((m) => [m![1], Number(m![2]), Number(m![3])]);
+    expect(places).toEqual(want);
+  });
+
+  it('a 20 MB single-line file gives a short error line', () => {
+    const big = join(h, 'big.yaml');
+    writeFileSync(big, `${'a'.repeat(20_000_000)}\n`);
+    const r = kms(['policy', 'validate', big], { home: h });
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain(`${big}:1:1: the file: expected a mapping, got "${'a'.repeat(59)}…"`);
+    expect(r.stderr.length).toBeLessThan(500);
+    const j = fails(kms(['policy', 'validate', big, '--json'], { home: h }), 65, 'policy-invalid');
+    expect(j.errors).toEqual([{ file: big, line: 1, column: 1, message: `the file: expected a mapping, got "${'a'.repeat(59)}…"` }]);
+    expect(JSON.stringify(j).length).toBeLessThan(1000);
   });
 });
 
@@ -328,6 +365,49 @@ describe('two-person rule', () => {
     expect(ok(run(h3, ['show', 'vault-wrap'])).key.state).toBe('pending-deletion');
     // restore is not in approval-for here: it acts at once.
     expect(ok(run(h3, ['restore', 'vault-wrap'], 'dave')).state).toBe('disabled');
+  });
+
+  it('a delete request makes the delete\'s own checks when it is made: a key used in the last 7 days is refused (77) unless --force, which the request carries and the audit records', () => {
+    const h4 = home();
+    ok(run(h4, ['policy', 'apply', join(FIXTURES, 'good', 'three-person.yaml'), '--yes'], 'ops'));
+    ok(run(h4, ['wrap', 'vault-wrap'], 'alice', 'a data key'));
+
+    const refused = fails(run(h4, ['delete', 'vault-wrap', '--yes'], 'alice'), 77, 'recently-used');
+    expect(refused.error.message).toMatch(/^key vault-wrap was used \S+ by wrap \(version 1\), within the last 7 days/);
+    expect(refused.error.hint).toContain('--force');
+    expect(ok(run(h4, ['requests'])).requests).toEqual([]);
+    expect(sql(h4, 'SELECT COUNT(*) AS n FROM approval_requests')[0].n).toBe(0);
+
+    const req = ok(run(h4, ['delete', 'vault-wrap', '--yes', '--force'], 'alice'));
+    expect(req.request).toMatchObject({ op: 'delete', alias: 'vault-wrap', required: 2, state: 'pending', args: { force: true } });
+    const id = req.request.id as string;
+    expect(ok(run(h4, ['approve', id, '--yes'], 'bob')).executed).toBe(false);
+    const done = ok(run(h4, ['approve', id, '--yes'], 'carol'));
+    expect(done.executed).toBe(true);
+    expect(done.result.state).toBe('pending-deletion');
+    expect(ok(run(h4, ['requests'])).requests).toEqual([]);
+
+    const audit = sql(h4, 'SELECT actor, command, outcome, error_code, details FROM audit WHERE command IN (?, ?) ORDER BY seq', 'approval-request', 'delete');
+    expect(audit.map((a) => [a.actor, a.command, a.outcome, a.error_code])).toEqual([
+      ['alice', 'approval-request', 'failure', 'recently-used'],
+      ['alice', 'approval-request', 'success', null],
+      ['carol', 'delete', 'success', null],
+    ]);
+    expect(JSON.parse(audit[0].details)).toMatchObject({ op: 'delete', lastUsedBy: 'wrap' });
+    expect(JSON.parse(audit[1].details)).toMatchObject({ op: 'delete', request: id, force: true, lastUsedBy: 'wrap', lastUsedAt: expect.any(String) });
+    expect(JSON.parse(audit[2].details)).toMatchObject({ request: id, requestedBy: 'alice', approvedBy: ['bob', 'carol'], force: true, lastUsedBy: 'wrap' });
+
+    // A key already pending deletion cannot be asked for again: the same 77 the delete itself gives.
+    fails(run(h4, ['delete', 'vault-wrap', '--yes', '--force'], 'dave'), 77, 'key-pending-deletion');
+    expect(sql(h4, 'SELECT COUNT(*) AS n FROM approval_requests')[0].n).toBe(1);
+  });
+
+  it('a restore request of a key that is not pending deletion is refused when it is made, as the restore would be', () => {
+    const before = sql(h, 'SELECT COUNT(*) AS n FROM approval_requests')[0].n;
+    expect(ok(run(h, ['show', 'payments-wrap'])).key.state).toBe('enabled');
+    const e = fails(run(h, ['restore', 'payments-wrap'], 'carol'), 77, 'key-enabled');
+    expect(e.error.message).toBe('key payments-wrap is enabled, not pending deletion: there is nothing to restore');
+    expect(sql(h, 'SELECT COUNT(*) AS n FROM approval_requests')[0].n).toBe(before);
   });
 });
 
