@@ -2,7 +2,9 @@
 // what was expected. YAML is read as 1.2 with unique keys; the places where YAML 1.1 would read the
 // same text differently are errors (traps.ts); the structure is checked against policies/schema.json
 // with ajv; then what a schema cannot say: duration ranges, names declared twice across files, roles
-// that no file declares.
+// that no file declares. Every check runs on every file that parses, also on one that already failed
+// another check, so one run lists every error (a file whose schema errors hid its duration ranges
+// and duplicates made people fix the same file twice). Values are echoed back shortened (quote.ts).
 
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, 
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { badData, notFound, usage, KmsError } from '../errors.js';
 import { DELETION_WINDOW, ROTATION_PERIOD, parseDuration } from '../duration.js';
+import { quote, shorten } from '../quote.js';
 import type { Spec } from '../keys/specs.js';
 import { yaml11Trap } from './traps.js';
 import { projectRoot } from '../paths.js';
@@ -91,7 +94,7 @@ function describeValue(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return `"${v}"`;
+  if (typeof v === 'string') return quote(v);
   return `${typeof v} ${String(v)}`;
 }
 
@@ -123,12 +126,12 @@ function schemaError(pf: ParsedFile, e: ErrorObject): PolicyError | null {
     case 'additionalProperties': {
       const prop = (e.params as { additionalProperty: string }).additionalProperty;
       const known = Object.keys(parent.properties ?? {});
-      return { ...pf.keyPos(path, prop), message: `unknown field "${prop}"${path.length ? ` in ${field}` : ''} (expected one of: ${known.join(', ')})` };
+      return { ...pf.keyPos(path, prop), message: `unknown field ${quote(prop)}${path.length ? ` in ${field}` : ''} (expected one of: ${known.join(', ')})` };
     }
     case 'required': {
       if (e.schemaPath.includes('/anyOf/')) return null; // reported once by the anyOf error below
       const missing = (e.params as { missingProperty: string }).missingProperty;
-      return { ...pf.pos(path), message: `missing field "${missing}"${path.length ? ` in ${field}` : ''}` };
+      return { ...pf.pos(path), message: `missing field ${quote(missing)}${path.length ? ` in ${field}` : ''}` };
     }
     case 'anyOf': {
       const alts = (e.schema as Array<{ required?: string[] }>).flatMap((s) => s.required ?? []);
@@ -151,7 +154,7 @@ function schemaError(pf: ParsedFile, e: ErrorObject): PolicyError | null {
       const name = (e.params as { propertyName?: string }).propertyName;
       if (e.propertyName !== undefined || name !== undefined) {
         const key = e.propertyName ?? name!;
-        return { ...pf.keyPos(path, key), message: `name "${key}": expected ${parent.description ?? `a name matching ${parent.pattern}`}` };
+        return { ...pf.keyPos(path, key), message: `name ${quote(key)}: expected ${parent.description ?? `a name matching ${parent.pattern}`}` };
       }
       return { ...pf.pos(path), message: `${field}: expected ${parent.description ?? `a string matching ${parent.pattern}`}, got ${describeValue(e.data)}` };
     }
@@ -165,9 +168,9 @@ function schemaError(pf: ParsedFile, e: ErrorObject): PolicyError | null {
 function yamlErrorMessage(code: string, message: string, text: string, pos: [number, number]): string {
   if (code === 'DUPLICATE_KEY') {
     const key = /^[^:\n]*/.exec(text.slice(pos[0]))![0].trim();
-    return `duplicate key "${key}": a key may appear only once in a mapping`;
+    return `duplicate key ${quote(key)}: a key may appear only once in a mapping`;
   }
-  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  return shorten(message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''), 200);
 }
 
 /** Parses one file: YAML errors and YAML 1.1 traps go to errors; the document comes back when it parsed. */
@@ -235,15 +238,22 @@ interface RawFile {
   rules?: RawRule[];
 }
 
-function duration(pf: ParsedFile, path: PathSeg[], text: string | undefined, range: { min: number; max: number }, errors: PolicyError[]): number | null {
-  if (text === undefined) return null;
+/** A duration field: checked whenever it is a string, with the same parser and messages as the CLI's flags. */
+function duration(pf: ParsedFile, path: PathSeg[], value: unknown, range: { min: number; max: number }, trapAt: Set<string>, errors: PolicyError[]): number | null {
+  if (typeof value !== 'string') return null; // absent, or a wrong type the schema has reported
+  const at = pf.pos(path);
+  if (trapAt.has(`${at.line}:${at.column}`)) return null; // `1:30`: the trap has said it better
   try {
-    return parseDuration(String(path[path.length - 1]), text, range.min, range.max);
+    return parseDuration(String(path[path.length - 1]), value, range.min, range.max);
   } catch (e) {
-    const msg = e instanceof KmsError ? e.message : String(e);
-    errors.push({ ...pf.pos(path), message: msg });
+    errors.push({ ...at, message: e instanceof KmsError ? e.message : String(e) });
     return null;
   }
+}
+
+/** The duration schema's own pattern error is left to duration() above, which says what to change. */
+function isDurationFormError(e: ErrorObject): boolean {
+  return e.keyword === 'pattern' && e.schemaPath.startsWith('#/$defs/duration/');
 }
 
 function sha256(text: string): string {
@@ -254,13 +264,83 @@ function where(p: SourcePos): string {
   return `${p.file}:${p.line}:${p.column}`;
 }
 
-/** Pure: policy texts in, the policy or every error out. */
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/** What accumulates across files: the declarations (for names declared twice) and the role references. */
+interface Collected {
+  keys: KeyDecl[];
+  roles: RoleDecl[];
+  rules: RuleDecl[];
+  roleRefs: Array<{ name: string; pos: SourcePos }>;
+}
+
+/**
+ * The checks a schema cannot make, on whatever parts of the file have the right shape: a file that
+ * failed the schema still has its ranges and names checked. Declarations are collected as well; they
+ * only become a PolicySet when no file has any error.
+ */
+function collect(pf: ParsedFile, data: unknown, trapAt: Set<string>, into: Collected, errors: PolicyError[]): void {
+  if (!isObj(data)) return;
+  const raw = data as Obj;
+
+  (Array.isArray(raw.keys) ? (raw.keys as unknown[]) : []).forEach((k, i) => {
+    if (!isObj(k)) return;
+    const base: PathSeg[] = ['keys', i];
+    const rotationPeriodS = duration(pf, [...base, 'rotation-period'], k['rotation-period'], ROTATION_PERIOD, trapAt, errors);
+    const deletionWindowS = duration(pf, [...base, 'deletion-window'], k['deletion-window'], DELETION_WINDOW, trapAt, errors);
+    if (typeof k.alias !== 'string') return;
+    const pos = pf.pos([...base, 'alias']);
+    if (k.alias.startsWith('k_')) errors.push({ ...pos, message: `alias ${quote(k.alias)}: the prefix k_ is reserved for key ids` });
+    const first = into.keys.find((d) => d.alias === k.alias);
+    if (first) errors.push({ ...pos, message: `alias ${quote(k.alias)} is declared twice: first at ${where(first.source)}` });
+    const r = k as unknown as RawKey;
+    into.keys.push({
+      alias: r.alias,
+      spec: r.spec,
+      rotationPeriodS,
+      deletionWindowS,
+      exportable: r.exportable ?? false,
+      description: r.description ?? null,
+      labels: r.labels ?? {},
+      state: r.state ?? 'enabled',
+      source: pos,
+    });
+  });
+
+  for (const [name, r] of Object.entries(isObj(raw.roles) ? raw.roles : {})) {
+    const pos = pf.keyPos(['roles'], name);
+    const first = into.roles.find((d) => d.name === name);
+    if (first) errors.push({ ...pos, message: `role ${quote(name)} is declared twice: first at ${where(first.source)}` });
+    const role = (isObj(r) ? r : {}) as Partial<RawRole>;
+    if (role['approval-for'] !== undefined && role.approvers === undefined) {
+      errors.push({ ...pf.keyPos(['roles', name], 'approval-for'), message: `role ${quote(name)}: approval-for needs approvers (how many other actors must approve)` });
+    }
+    into.roles.push({ name, actors: role.actors ?? [], approvers: role.approvers ?? 0, approvalFor: role['approval-for'] ?? [...APPROVABLE], source: pos });
+  }
+
+  (Array.isArray(raw.rules) ? (raw.rules as unknown[]) : []).forEach((r, i) => {
+    if (!isObj(r)) return;
+    const base: PathSeg[] = ['rules', i];
+    if (Array.isArray(r.roles)) {
+      (r.roles as unknown[]).forEach((role, j) => {
+        if (typeof role === 'string') into.roleRefs.push({ name: role, pos: pf.pos([...base, 'roles', j]) });
+      });
+    }
+    if (typeof r.name !== 'string') return;
+    const pos = pf.pos([...base, 'name']);
+    const first = into.rules.find((d) => d.name === r.name);
+    if (first) errors.push({ ...pos, message: `rule ${quote(r.name)} is declared twice: first at ${where(first.source)}` });
+    const rule = r as unknown as RawRule;
+    into.rules.push({ name: rule.name, actors: strings(r.actors), roles: strings(r.roles), keys: rule.keys ?? ['*'], allow: rule.allow ?? [], deny: rule.deny ?? [], source: pos });
+  });
+}
+
+/** Pure: policy texts in, the policy or every error out, in file order (as given), then line and column. */
 export function parsePolicies(texts: PolicyText[]): { policy: PolicySet | null; errors: PolicyError[] } {
   const errors: PolicyError[] = [];
-  const keys: KeyDecl[] = [];
-  const roles: RoleDecl[] = [];
-  const rules: RuleDecl[] = [];
-  const roleRefs: Array<{ name: string; pos: SourcePos }> = [];
+  const into: Collected = { keys: [], roles: [], rules: [], roleRefs: [] };
   const validate = schemaValidator();
 
   for (const t of texts) {
@@ -270,6 +350,7 @@ export function parsePolicies(texts: PolicyText[]): { policy: PolicySet | null; 
     if (!validate(data)) {
       const seen = new Set<string>();
       for (const e of validate.errors ?? []) {
+        if (isDurationFormError(e)) continue;
         const err = schemaError(pf, e);
         if (!err) continue;
         const id = `${err.line}:${err.column}`;
@@ -279,54 +360,14 @@ export function parsePolicies(texts: PolicyText[]): { policy: PolicySet | null; 
         seen.add(`${id}:${err.message}`);
         errors.push(err);
       }
-      continue;
     }
-    if (trapAt.size > 0) continue;
-    const raw = data as RawFile;
-
-    (raw.keys ?? []).forEach((k, i) => {
-      const base: PathSeg[] = ['keys', i];
-      const pos = pf.pos([...base, 'alias']);
-      if (k.alias.startsWith('k_')) errors.push({ ...pos, message: `alias "${k.alias}": the prefix k_ is reserved for key ids` });
-      const first = keys.find((d) => d.alias === k.alias);
-      if (first) errors.push({ ...pos, message: `alias "${k.alias}" is declared twice: first at ${where(first.source)}` });
-      keys.push({
-        alias: k.alias,
-        spec: k.spec,
-        rotationPeriodS: duration(pf, [...base, 'rotation-period'], k['rotation-period'], ROTATION_PERIOD, errors),
-        deletionWindowS: duration(pf, [...base, 'deletion-window'], k['deletion-window'], DELETION_WINDOW, errors),
-        exportable: k.exportable ?? false,
-        description: k.description ?? null,
-        labels: k.labels ?? {},
-        state: k.state ?? 'enabled',
-        source: pos,
-      });
-    });
-
-    for (const [name, r] of Object.entries(raw.roles ?? {})) {
-      const pos = pf.keyPos(['roles'], name);
-      const first = roles.find((d) => d.name === name);
-      if (first) errors.push({ ...pos, message: `role "${name}" is declared twice: first at ${where(first.source)}` });
-      if (r['approval-for'] && r.approvers === undefined) {
-        errors.push({ ...pf.keyPos(['roles', name], 'approval-for'), message: `role "${name}": approval-for needs approvers (how many other actors must approve)` });
-      }
-      roles.push({ name, actors: r.actors, approvers: r.approvers ?? 0, approvalFor: r['approval-for'] ?? [...APPROVABLE], source: pos });
-    }
-
-    (raw.rules ?? []).forEach((r, i) => {
-      const base: PathSeg[] = ['rules', i];
-      const pos = pf.pos([...base, 'name']);
-      const first = rules.find((d) => d.name === r.name);
-      if (first) errors.push({ ...pos, message: `rule "${r.name}" is declared twice: first at ${where(first.source)}` });
-      (r.roles ?? []).forEach((role, j) => roleRefs.push({ name: role, pos: pf.pos([...base, 'roles', j]) }));
-      rules.push({ name: r.name, actors: r.actors ?? [], roles: r.roles ?? [], keys: r.keys ?? ['*'], allow: r.allow ?? [], deny: r.deny ?? [], source: pos });
-    });
+    collect(pf, data, trapAt, into, errors);
   }
-
+  const { keys, roles, rules, roleRefs } = into;
   for (const ref of roleRefs) {
     if (!roles.some((r) => r.name === ref.name)) {
-      const known = roles.map((r) => r.name);
-      errors.push({ ...ref.pos, message: `unknown role "${ref.name}": expected a role declared under roles: in one of the files${known.length ? ` (${known.join(', ')})` : ' (none is)'}` });
+      const known = roles.map((r) => shorten(r.name));
+      errors.push({ ...ref.pos, message: `unknown role ${quote(ref.name)}: expected a role declared under roles: in one of the files${known.length ? ` (${known.join(', ')})` : ' (none is)'}` });
     }
   }
 

@@ -4,6 +4,7 @@ import { toPrometheus } from '../../audit/prometheus.js';
 import { parseInstant } from '../../audit/when.js';
 import { formatDuration } from '../../duration.js';
 import { usage } from '../../errors.js';
+import { quote } from '../../quote.js';
 import { writeOutputAtomic } from '../io.js';
 import { table } from '../table.js';
 
@@ -37,7 +38,7 @@ export const run: Handler = async (rt, _args, o) => {
   if (rt.flags.json && format !== 'json' && o.out === undefined) throw usage(`--json and --format ${format} are two output formats: pick one`);
   const now = rt.now();
   const since = parseInstant('--since', o.since === undefined ? '30d' : String(o.since), now);
-  if (since.getTime() > now.getTime()) throw usage(`--since ${String(o.since)} lies in the future`, { reason: 'bad-time' });
+  if (since.getTime() > now.getTime()) throw usage(`--since ${quote(o.since)} lies in the future`, { reason: 'bad-time' });
   const report = buildReport(rt.ledger(), since, now);
   const text = format === 'prometheus' ? toPrometheus(report) : format === 'json' ? JSON.stringify({ ok: true, ...report }, null, 2) : human(report);
   if (o.out !== undefined) {
