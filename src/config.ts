@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { configError } from './errors.js';
+import { quote } from './quote.js';
 import { importOnDemand } from './esm-import.js';
 import { checkLabel, parsePkcs11Uri, type TokenSelector } from './token/uri.js';
 
@@ -51,7 +52,7 @@ async function readConfigFile(home: string): Promise<FileConfig> {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw configError(`${path}: expected a mapping of settings`);
   const out: FileConfig = {};
   for (const [k, v] of Object.entries(doc)) {
-    if (!(FILE_KEYS as readonly string[]).includes(k)) throw configError(`${path}: unknown setting "${k}" (known: ${FILE_KEYS.join(', ')})`);
+    if (!(FILE_KEYS as readonly string[]).includes(k)) throw configError(`${path}: unknown setting ${quote(k)} (known: ${FILE_KEYS.join(', ')})`);
     if (typeof v !== 'string') throw configError(`${path}: setting "${k}" must be a string`);
     out[k as keyof FileConfig] = v;
   }

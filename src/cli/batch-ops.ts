@@ -20,7 +20,7 @@ export async function wrapBatch(rt: Runtime, ref: string): Promise<CommandResult
 
 export async function datakeyBatch(rt: Runtime, ref: string, bytes: number, count: number, context: Record<string, string>): Promise<CommandResult> {
   const ctx = await rt.keyCtx();
-  const wk = await rt.audited('datakey', (scope) => { scope.details.batchOpen = true; return openWrapKey(ctx, scope, ref); });
+  const wk = await rt.audited('datakey', (scope) => { scope.details.batchOpen = true; return openWrapKey(ctx, scope, ref, 'datakey'); });
   return runBatch(rt, 'datakey', () => {
     const plaintext = ctx.token.random(bytes);
     const w = wrapWith(ctx, wk, plaintext, context);

@@ -1,5 +1,6 @@
 import { startTimer } from '../clock.js';
 import { KmsError, InternalError, badData, cancelled, terminated, usage } from '../errors.js';
+import { quote } from '../quote.js';
 import { AuditBatch } from '../audit/batch.js';
 import type { AuditEntry } from '../audit/append.js';
 import type { Runtime } from './runtime.js';
@@ -42,7 +43,7 @@ export function base64Field(input: Record<string, unknown>, name: string): Buffe
 export function contextField(input: Record<string, unknown>): Record<string, string> {
   const c = field(input, 'context', 'object', true) as Record<string, unknown> | undefined;
   if (!c) return {};
-  for (const [k, v] of Object.entries(c)) if (typeof v !== 'string') throw usage(`context value of "${k}" must be a string`, { reason: 'bad-batch-line' });
+  for (const [k, v] of Object.entries(c)) if (typeof v !== 'string') throw usage(`context value of ${quote(k)} must be a string`, { reason: 'bad-batch-line' });
   return c as Record<string, string>;
 }
 

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, writeFileSync, writeSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { usage, configError, badData, notFound, KmsError } from '../errors.js';
+import { quote } from '../quote.js';
 import { MAX_PLAINTEXT, MIN_PLAINTEXT } from '../envelope/format.js';
 
 /**
@@ -181,6 +182,6 @@ export function rawOrBase64(buf: Buffer, what: string): Buffer {
 export function parseVersion(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v);
-  if (!/^[1-9]\d{0,8}$/.test(s)) throw usage(`--version must be a positive whole number, not "${s}"`);
+  if (!/^[1-9]\d{0,8}$/.test(s)) throw usage(`--version must be a positive whole number, not ${quote(s)}`);
   return Number(s);
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { Command, CommanderError, Option } from 'commander';
 import { KmsError, InternalError, EXIT } from '../errors.js';
+import { shorten } from '../quote.js';
 import { COMMANDS, GLOBAL_OPTIONS, type CommandSpec, type OptionSpec } from './command-table.js';
 import type { Handler } from './result.js';
 import { Runtime, type RuntimeFlags } from './runtime.js';
@@ -130,7 +131,8 @@ function suggestGlobal(message: string): string {
 }
 
 function commanderToKms(e: CommanderError): KmsError {
-  const message = suggestGlobal(e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' '));
+  // Commander quotes the offending argument as given: a long one is shortened, as kmsctl's own messages do.
+  const message = suggestGlobal(e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ')).replace(/'([^']{61,})'/g, (_m, v: string) => `'${shorten(v)}'`);
   return new KmsError('usage', message, { reason: e.code.replace(/^commander\./, ''), hint: 'see kmsctl --help' });
 }
 
@@ -160,6 +162,7 @@ export async function main(argv: string[]): Promise<number> {
       flags = opts as RuntimeFlags;
       rt = await Runtime.create(flags);
       rt.command = spec.parent ? `${spec.parent} ${spec.name}` : spec.name;
+      if (spec.args === '<key>' || spec.args === '[key]' || spec.args === '<alias>') rt.keyRef = args[0] as string | undefined;
       const handler = await loadHandler(spec);
       const result = await handler(rt, args, opts);
       renderResult(result, flags);

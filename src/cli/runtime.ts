@@ -1,6 +1,7 @@
 import { resolveConfig, type Config, type GlobalFlags } from '../config.js';
 import { openLedger, type Db } from '../ledger/db.js';
 import { readBinding } from '../keys/binding.js';
+import { findKey } from '../ledger/records.js';
 import { requireModuleFile } from '../token/module.js';
 import { resolvePin } from '../token/pin.js';
 import type { Token } from '../token/token.js';
@@ -140,11 +141,21 @@ export class Runtime {
   /** The command being run, for records written outside an operation (a failed login). */
   command = '';
 
-  /** A failed login is on the audit trail too (unsealed: there is no session to seal it with). */
+  /** The key the command names (its KEY or ALIAS argument), for the same records. */
+  keyRef: string | undefined;
+
+  /**
+   * A failed login is on the audit trail too (unsealed: there is no session to seal it with), tied to
+   * the key the command named, so `audit --key` shows the attempts on that key: the alias as given,
+   * and the key id and alias when the ledger knows the key (which needs no token).
+   */
   private recordFailedLogin(e: unknown): void {
     if (!(e instanceof KmsError) || !this.command) return;
     try {
-      appendAudit(this.ledger(), this.who, [{ command: this.command, outcome: 'failure', errorCode: e.reason ?? e.code, durationMs: 0, details: { stage: 'login' } }], this.now());
+      const db = this.ledger();
+      const key = this.keyRef === undefined ? undefined : findKey(db, this.keyRef);
+      const named = key ? { keyId: key.id, alias: key.alias } : { keyId: null, alias: this.keyRef ?? null };
+      appendAudit(db, this.who, [{ command: this.command, ...named, outcome: 'failure', errorCode: e.reason ?? e.code, durationMs: 0, details: { stage: 'login' } }], this.now());
     } catch {
       // The login error is what the operator must see; a busy ledger must not replace it.
     }

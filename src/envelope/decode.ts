@@ -66,12 +66,14 @@ export function decodeBlob(buf: Buffer): WrappedBlob {
 
   const headerLen = headerLength(keyIdLen);
   // Before each read below: the field must lie inside the buffer. Until N is read, only a lower bound
-  // of the missing bytes is known (the header plus the smallest ciphertext).
+  // of the missing bytes is known: the rest of the header plus the smallest ciphertext, and the
+  // message adds those two up in front of the reader.
   const need = (end: number): void => {
     if (buf.length < end) {
+      const fromHeader = headerLen - buf.length;
       throw badData(
-        `blob is truncated: ${buf.length} bytes, but its header alone is ${headerLen}` +
-          ` (at least ${headerLen + MIN_CIPHERTEXT - buf.length} bytes missing)`,
+        `blob is truncated: ${buf.length} bytes, but its header alone is ${headerLen} bytes and at least ${MIN_CIPHERTEXT} bytes of ciphertext follow it` +
+          ` (at least ${fromHeader + MIN_CIPHERTEXT} bytes missing: ${fromHeader} of the header, ${MIN_CIPHERTEXT} or more of the ciphertext)`,
         { reason: 'truncated', hint: 'copy the whole blob again' },
       );
     }

@@ -1,6 +1,7 @@
 import { immediate, type Db } from '../ledger/db.js';
 import { findKey, insertIntent, deleteIntent, insertKey, insertVersion, type KeyRow, type VersionRow } from '../ledger/records.js';
-import { exists, usage } from '../errors.js';
+import { exists, usage, type KmsError } from '../errors.js';
+import { quote } from '../quote.js';
 import { faultPoint } from '../faults.js';
 import { spkiFromEcPoint, spkiFromEd25519, spkiFromRsa } from '../crypto/index.js';
 import type { GeneratedKey } from '../token/token.js';
@@ -52,11 +53,29 @@ export function completeCreate(db: Db, key: KeyRow, ckaId: Buffer, publicKey: Bu
   });
 }
 
+/** The alias is taken: the way out depends on the state of the key that holds it. */
+function aliasTaken(key: KeyRow, alias: string): KmsError {
+  if (key.state === 'destroyed') {
+    const next = `${alias}-2`;
+    return exists(`alias "${alias}" belongs to a destroyed key (${key.id}): its tombstone keeps the alias, which cannot be reused`, {
+      reason: 'alias-destroyed',
+      hint: `choose a new alias${next.length <= 64 ? `, e.g. kmsctl create ${next} --spec ${key.spec}` : ''}`,
+    });
+  }
+  const hint =
+    key.state === 'pending-deletion'
+      ? `it is pending deletion: kmsctl restore ${alias} brings it back; or use another alias`
+      : key.state === 'disabled'
+        ? `it is disabled: kmsctl enable ${alias} brings it back; or use another alias`
+        : `use another alias, or kmsctl rotate ${alias} for a new version`;
+  return exists(`a key with alias "${alias}" already exists`, { hint });
+}
+
 export function createKey(ctx: KeyCtx, scope: AuditScope, input: CreateInput): { key: KeyRow; version: Pick<VersionRow, 'version' | 'cka_id'> } {
   const alias = checkAlias(input.alias);
   scope.alias = alias;
   scope.authorize?.({ alias });
-  if (!isSpec(input.spec)) throw usage(`unknown spec "${input.spec}" (known: ${SPECS.join(', ')})`);
+  if (!isSpec(input.spec)) throw usage(`unknown spec ${quote(input.spec)} (known: ${SPECS.join(', ')})`);
   const spec = input.spec;
   scope.details.spec = spec;
   ctx.token.requireSpec(spec);
@@ -85,7 +104,8 @@ export function createKey(ctx: KeyCtx, scope: AuditScope, input: CreateInput): {
   };
   // The intent carries the whole key row, so doctor --repair can complete a create that was killed.
   const intentId = immediate(ctx.db, 'recording the create intent', () => {
-    if (findKey(ctx.db, alias)) throw exists(`a key with alias "${alias}" already exists`, { hint: `use another alias, or kmsctl rotate ${alias} for a new version` });
+    const taken = findKey(ctx.db, alias);
+    if (taken) throw aliasTaken(taken, alias);
     const racing = ctx.db.prepare('SELECT 1 FROM intents WHERE alias = ?').get(alias);
     if (racing) throw exists(`a key with alias "${alias}" is being created by another kmsctl`, { hint: 'if that process died, run kmsctl doctor' });
     return insertIntent(ctx.db, { op: 'create', key_id: keyId, alias, version: 1, cka_id: ckaId, data: JSON.stringify({ key }), created_at: createdAt, pid: process.pid });

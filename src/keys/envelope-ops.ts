@@ -47,8 +47,8 @@ export interface WrapKey {
   handle: Handle;
 }
 
-export function openWrapKey(ctx: KeyCtx, scope: AuditScope, ref: string): WrapKey {
-  const { key, ver } = keyForUse(ctx.db, ref, 'wrap', 'wrap', ctx.now(), scope);
+export function openWrapKey(ctx: KeyCtx, scope: AuditScope, ref: string, op: 'wrap' | 'datakey' = 'wrap'): WrapKey {
+  const { key, ver } = keyForUse(ctx.db, ref, 'wrap', op, ctx.now(), scope);
   const handle = ctx.token.findOne('secret', ver.cka_id, `${key.alias} v${ver.version}`);
   return { key, ver, handle };
 }
@@ -112,7 +112,7 @@ export function unwrap(ctx: KeyCtx, scope: AuditScope, input: Buffer, context: E
 
 export function datakey(ctx: KeyCtx, scope: AuditScope, ref: string, bytes: number, context: EncryptionContext): Wrapped & { plaintext: Buffer } {
   if (!(DATAKEY_SIZES as readonly number[]).includes(bytes)) throw usage(`--bytes must be one of ${DATAKEY_SIZES.join(', ')}`);
-  const wk = openWrapKey(ctx, scope, ref);
+  const wk = openWrapKey(ctx, scope, ref, 'datakey');
   scope.details.bytes = bytes;
   scope.details.contextKeys = Object.keys(context).sort();
   const plaintext = ctx.token.random(bytes);

@@ -1,14 +1,15 @@
 import type { Db } from '../ledger/db.js';
 import { findKey, getVersion, type KeyRow, type VersionRow } from '../ledger/records.js';
 import { notFound, denied, usage } from '../errors.js';
-import type { Purpose } from './specs.js';
+import { aSpec, type Purpose } from './specs.js';
+import { quote } from '../quote.js';
 import type { AuditScope } from './context.js';
 
 export function requireKey(db: Db, ref: string, scope?: AuditScope): KeyRow {
   const key = findKey(db, ref);
   if (!key) {
     if (scope) scope.alias = ref;
-    throw notFound(`no key "${ref}" in the ledger`, { hint: 'list keys with kmsctl list --all', reason: 'key-not-found' });
+    throw notFound(`no key ${quote(ref)} in the ledger`, { hint: 'list keys with kmsctl list --all', reason: 'key-not-found' });
   }
   if (scope) {
     scope.keyId = key.id;
@@ -41,7 +42,7 @@ export function requireEnabled(key: KeyRow, op: string, now: Date): void {
       : key.state === 'pending-deletion'
         ? `restore it with kmsctl restore ${key.alias}`
         : 'a destroyed key cannot come back';
-  throw denied(`key ${key.alias} is ${key.state}${key.state === 'pending-deletion' ? daysLeft(key.destroy_after, now) : ''}: it cannot ${op}`, { hint: way, reason: `key-${key.state}` });
+  throw denied(`key ${key.alias} is ${key.state}${key.state === 'pending-deletion' ? daysLeft(key.destroy_after, now) : ''}: it cannot ${doing(op)}`, { hint: way, reason: `key-${key.state}` });
 }
 
 export function requireVersionEnabled(key: KeyRow, v: VersionRow, op: string, now: Date): void {
@@ -52,14 +53,17 @@ export function requireVersionEnabled(key: KeyRow, v: VersionRow, op: string, no
       : v.state === 'pending-destruction'
         ? `restore it with kmsctl restore ${key.alias} --version ${v.version}`
         : 'a destroyed version cannot come back';
-  throw denied(`version ${v.version} of ${key.alias} is ${v.state}${v.state === 'pending-destruction' ? daysLeft(v.destroy_after, now) : ''}: it cannot ${op}`, { hint: way, reason: `version-${v.state}` });
+  throw denied(`version ${v.version} of ${key.alias} is ${v.state}${v.state === 'pending-destruction' ? daysLeft(v.destroy_after, now) : ''}: it cannot ${doing(op)}`, { hint: way, reason: `version-${v.state}` });
 }
 
 const NEEDS: Record<Purpose, string> = { wrap: 'an aes-256 key', mac: 'an hmac-sha256 key', sign: 'a signing key (ec-*, ed25519, rsa-*)' };
 
+/** An operation as the end of "it cannot ...": the datakey command makes data keys. */
+const doing = (op: string): string => (op === 'datakey' ? 'make data keys' : op);
+
 export function requirePurpose(key: KeyRow, purpose: Purpose, op: string): void {
   if (key.purpose !== purpose) {
-    throw usage(`key ${key.alias} is a ${key.spec} key for ${key.purpose}; ${op} needs ${NEEDS[purpose]}`, { reason: 'wrong-purpose' });
+    throw usage(`key ${key.alias} is ${aSpec(key.spec)} key for ${key.purpose}; ${op} needs ${NEEDS[purpose]}`, { reason: 'wrong-purpose' });
   }
 }
 

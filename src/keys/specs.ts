@@ -15,6 +15,12 @@ export const PURPOSE: Record<Spec, Purpose> = {
   'rsa-4096': 'sign',
 };
 
+/** A spec with its article, as it is read aloud: an aes-256, an ec-p256, an ed25519, an hmac-sha256, an rsa-2048. */
+export function aSpec(spec: string): string {
+  // "hmac" and "rsa" are spelt out (aitch-mac, ar-es-ay): an, as before a vowel.
+  return `${/^([aeiou]|hmac|rsa)/i.test(spec) ? 'an' : 'a'} ${spec}`;
+}
+
 export function isSpec(s: string): s is Spec {
   return (SPECS as readonly string[]).includes(s);
 }

@@ -3,6 +3,7 @@
 
 import { formatDuration } from '../duration.js';
 import { isRotationDue, rotationDueAt } from '../keys/due.js';
+import { aSpec } from '../keys/specs.js';
 import type { KeyRow } from '../ledger/records.js';
 import type { AppliedPolicy } from './active.js';
 import type { KeyDecl, PolicySet, RoleDecl, RuleDecl, SourceFile, SourcePos } from './model.js';
@@ -85,7 +86,7 @@ function keyPlan(d: KeyDecl, k: KeyRow | undefined, now: Date, plan: Plan): void
     return;
   }
   if (k.spec !== d.spec) {
-    conflict(`key ${d.alias} is ${k.spec} in the ledger but declared ${d.spec}: a key's spec never changes; declare a new alias for a ${d.spec} key`);
+    conflict(`key ${d.alias} is ${k.spec} in the ledger but declared ${d.spec}: a key's spec never changes; declare a new alias for ${aSpec(d.spec)} key`);
     return;
   }
   if ((k.exportable === 1) !== d.exportable) {

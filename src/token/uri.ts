@@ -1,4 +1,5 @@
 import { usage } from '../errors.js';
+import { quote } from '../quote.js';
 
 export interface TokenSelector {
   label?: string;
@@ -14,7 +15,7 @@ export function normaliseLabel(raw: string): string {
 
 export function checkLabel(label: string): string {
   if (Buffer.byteLength(label, 'utf8') > MAX_LABEL_BYTES) {
-    throw usage(`token label "${label}" is over ${MAX_LABEL_BYTES} bytes of UTF-8`);
+    throw usage(`token label ${quote(label)} is over ${MAX_LABEL_BYTES} bytes of UTF-8`);
   }
   return normaliseLabel(label);
 }

@@ -251,10 +251,22 @@ describe('decodeBlob preconditions', () => {
     const b = small();
     // Cut inside the ciphertext: the header is whole, so the exact shortfall is known.
     expect(expectBadData(() => decodeBlob(b.subarray(0, 50)), 'truncated').message).toContain('4 bytes missing');
-    // Cut inside the header: only a lower bound is known (header + smallest ciphertext).
-    expect(expectBadData(() => decodeBlob(b.subarray(0, 20)), 'truncated').message).toContain(
-      'at least 34 bytes missing',
+    // Cut inside the header: only a lower bound is known (header + smallest ciphertext), and the
+    // numbers in the message add up: 20 bytes + 34 missing = a 37-byte header + 17 bytes of ciphertext.
+    expect(expectBadData(() => decodeBlob(b.subarray(0, 20)), 'truncated').message).toBe(
+      'blob is truncated: 20 bytes, but its header alone is 37 bytes and at least 17 bytes of ciphertext follow it' +
+        ' (at least 34 bytes missing: 17 of the header, 17 or more of the ciphertext)',
     );
+    // The same sum for every cut inside the header.
+    for (let n = 8; n < 37; n++) {
+      const m = /^blob is truncated: (\d+) bytes, but its header alone is (\d+) bytes and at least (\d+) bytes of ciphertext follow it \(at least (\d+) bytes missing: (\d+) of the header, (\d+) or more of the ciphertext\)$/.exec(
+        expectBadData(() => decodeBlob(b.subarray(0, n)), 'truncated').message,
+      )!;
+      const [got, header, minCt, missing, ofHeader, ofCt] = m.slice(1).map(Number);
+      expect([got, header, minCt, ofCt]).toEqual([n, 37, 17, 17]);
+      expect(got + ofHeader).toBe(header);
+      expect(ofHeader + ofCt).toBe(missing);
+    }
     // Every cut from the fixed prefix on is reported as truncated, never as a crash or another reason.
     for (let n = 7; n < b.length; n++) expectBadData(() => decodeBlob(b.subarray(0, n)), 'truncated');
   });

@@ -2,13 +2,14 @@ import type { Handler } from '../result.js';
 import { exportRecord, queryRecords, recordView, type AuditFilter } from '../../audit/query.js';
 import { parseWindow } from '../../audit/when.js';
 import { usage } from '../../errors.js';
+import { quote } from '../../quote.js';
 import { parseVersion } from '../io.js';
 import { table } from '../table.js';
 
 export function whole(name: string, v: unknown, min: number): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v);
-  if (!/^\d{1,12}$/.test(s) || Number(s) < min) throw usage(`${name} must be a whole number >= ${min}, not "${s}"`);
+  if (!/^\d{1,12}$/.test(s) || Number(s) < min) throw usage(`${name} must be a whole number >= ${min}, not ${quote(s)}`);
   return Number(s);
 }
 

@@ -3,12 +3,13 @@ import { createKey } from '../../keys/create.js';
 import { keyView } from '../../keys/query.js';
 import { parseDuration, DELETION_WINDOW, ROTATION_PERIOD } from '../../duration.js';
 import { usage } from '../../errors.js';
+import { quote } from '../../quote.js';
 
 function labels(pairs: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of pairs ?? []) {
     const eq = p.indexOf('=');
-    if (eq <= 0) throw usage(`--label "${p}" must be key=value`);
+    if (eq <= 0) throw usage(`--label ${quote(p)} must be key=value`);
     out[p.slice(0, eq)] = p.slice(eq + 1);
   }
   return out;

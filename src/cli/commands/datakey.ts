@@ -4,13 +4,14 @@ import { parseContextArgs, toText } from '../../envelope/index.js';
 import { writeOutputAtomic } from '../io.js';
 import { datakeyBatch } from '../batch-ops.js';
 import { usage } from '../../errors.js';
+import { quote } from '../../quote.js';
 
 export const run: Handler = async (rt, [ref], o) => {
   const context = parseContextArgs((o.context as string[] | undefined) ?? []);
   const bytes = o.bytes === undefined ? 32 : Number(o.bytes);
   if (o.count !== undefined) {
     const count = String(o.count);
-    if (!/^[1-9]\d{0,6}$/.test(count)) throw usage(`--count must be a whole number from 1 to 9999999, not "${count}"`);
+    if (!/^[1-9]\d{0,6}$/.test(count)) throw usage(`--count must be a whole number from 1 to 9999999, not ${quote(count)}`);
     if (o.out || o.plaintextOut) throw usage('--count writes JSON Lines on stdout: drop --out and --plaintext-out (redirect stdout to a 0600 file instead)');
     return datakeyBatch(rt, ref, bytes, Number(count), context);
   }
