@@ -1,6 +1,6 @@
 import { resolveConfig, type Config, type GlobalFlags } from '../config.js';
 import { openLedger, type Db } from '../ledger/db.js';
-import { readBinding } from '../keys/binding.js';
+import { boundToModule, readBinding } from '../keys/binding.js';
 import { findKey } from '../ledger/records.js';
 import { requireModuleFile } from '../token/module.js';
 import { resolvePin } from '../token/pin.js';
@@ -66,6 +66,9 @@ export class Runtime {
     const binding = readBinding(db);
     if (!binding) throw configError(`the ledger in ${this.config.home} is not bound to a token`, { hint: 'run kmsctl init' });
     const embedded = this.config.modulePath === undefined;
+    // A ledger bound through a module needs that module again: "no embedded token, run init" would
+    // send the operator to make a token this ledger can never use.
+    if (embedded && binding.module !== 'embedded') throw boundToModule(binding);
     // The PKCS#11 code loads only here, so list, verify and audit queries never pay for it.
     const [{ Token }, { activateEmbedded, readEmbeddedPin, EMBEDDED_LABEL }, seal] = await Promise.all([import('../token/token.js'), import('../token/embedded.js'), import('../audit/seal.js')]);
     this.ensureAuditKey = seal.ensureAuditKey;

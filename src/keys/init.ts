@@ -1,10 +1,11 @@
-import { openLedger, immediate, type Db } from '../ledger/db.js';
+import { existsSync } from 'node:fs';
+import { openLedger, immediate, ledgerPath, type Db } from '../ledger/db.js';
 import { setMeta } from '../ledger/records.js';
-import { readBinding } from './binding.js';
+import { readBinding, type Binding } from './binding.js';
 
 export { readBinding, type Binding } from './binding.js';
 import { configError } from '../errors.js';
-import { ensureEmbeddedToken, readEmbeddedPin, EMBEDDED_LABEL } from '../token/embedded.js';
+import { embeddedExists, embeddedPaths, ensureEmbeddedToken, readEmbeddedPin, EMBEDDED_LABEL } from '../token/embedded.js';
 import { Token, type TokenInfo } from '../token/token.js';
 import type { TokenSelector } from '../token/uri.js';
 
@@ -35,9 +36,46 @@ export interface InitResult {
   modulePath: string;
 }
 
+/**
+ * Before init makes anything: a ledger already bound elsewhere is refused here, not after an embedded
+ * token was made that it can never use (and that would be left behind). Returns the open ledger, if any.
+ */
+function checkExistingLedger(home: string): { db: Db; binding: Binding | undefined } | undefined {
+  if (!existsSync(ledgerPath(home))) return undefined;
+  const db = openLedger(home);
+  try {
+    const b = readBinding(db);
+    if (b && b.module !== 'embedded') {
+      throw configError(
+        `the ledger in ${home} is bound to token "${b.label}" (serial ${b.serial}) through the PKCS#11 module ${b.module}; ` +
+          'init without --module would make an embedded token this ledger cannot use, so nothing was made',
+        { reason: 'token-mismatch', hint: `kmsctl init --module ${b.module} --token ${b.label} checks that binding; use another --home for an embedded token` },
+      );
+    }
+    if (b && !embeddedExists(home)) {
+      throw configError(
+        `the ledger in ${home} is bound to the embedded token "${b.label}" (serial ${b.serial}), which is not in ${embeddedPaths(home).dir}; ` +
+          'a new token would not be that one, so nothing was made',
+        { reason: 'token-mismatch', hint: 'put the token directory back from its backup, or use another --home for a new ledger' },
+      );
+    }
+    return { db, binding: b };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
 export function initEmbedded(home: string, now: Date): InitResult & { db: Db } {
-  const t = ensureEmbeddedToken(home);
-  const db = openLedger(home, { create: true });
+  const existing = checkExistingLedger(home);
+  let t: ReturnType<typeof ensureEmbeddedToken>;
+  try {
+    t = ensureEmbeddedToken(home, existing?.binding?.serial);
+  } catch (e) {
+    existing?.db.close();
+    throw e;
+  }
+  const db = existing?.db ?? openLedger(home, { create: true });
   try {
     const { bound } = bind(db, t.info, 'embedded', now);
     return { db, home, token: t.info, embedded: true, tokenCreated: t.created, ledgerBound: bound, modulePath: t.modulePath };

@@ -53,9 +53,11 @@ export function readEmbeddedPin(home: string): string | undefined {
 
 /**
  * Creates (once) the embedded SoftHSM config, token directory and a token labelled "kmsctl" with random
- * PINs. Idempotent: when the token exists it is left as it is. Returns the token's identity.
+ * PINs. Idempotent: when the token exists it is left as it is. Returns the token's identity. With
+ * `boundSerial` (the ledger is bound already), a missing token is refused rather than made anew: a new
+ * token would have another serial, and the ledger would refuse it.
  */
-export function ensureEmbeddedToken(home: string): { info: TokenInfo; created: boolean; modulePath: string } {
+export function ensureEmbeddedToken(home: string, boundSerial?: string): { info: TokenInfo; created: boolean; modulePath: string } {
   const p = embeddedPaths(home);
   try {
     mkdirSync(p.tokens, { recursive: true, mode: 0o700 });
@@ -76,6 +78,12 @@ export function ensureEmbeddedToken(home: string): { info: TokenInfo; created: b
     const existing = tokens.filter((t) => t.initialized && t.info.label === EMBEDDED_LABEL);
     if (existing.length === 1) return { info: existing[0].info, created: false, modulePath };
     if (existing.length > 1) throw configError(`the embedded token directory ${p.tokens} holds ${existing.length} tokens labelled "${EMBEDDED_LABEL}"`);
+    if (boundSerial !== undefined) {
+      throw configError(`the ledger in ${home} is bound to the embedded token with serial ${boundSerial}, which is not in ${p.tokens}: a new token would not be that one, so none was made`, {
+        reason: 'token-mismatch',
+        hint: 'put the token directory back from its backup, or use another --home for a new ledger',
+      });
+    }
     const free = tokens.find((t) => !t.initialized);
     if (!free) throw configError(`SoftHSM offers no free slot in ${p.tokens}`);
     try {
