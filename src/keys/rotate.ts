@@ -86,7 +86,7 @@ export function rotateKey(ctx: KeyCtx, scope: AuditScope, ref: string): RotateRe
     const why = e instanceof KmsError ? (e.reason ?? e.code) : 'internal';
     immediate(ctx.db, 'rolling back the rotate intent', () => {
       deleteIntent(ctx.db, intentId);
-      recordRolledBack(ctx.db, { key_id: key.id, version, op: 'rotate', rolled_back_at: ctx.now().toISOString(), reason: `the token did not make the new version (${why})` });
+      recordRolledBack(ctx.db, { key_id: key.id, version, op: 'rotate', rolled_back_at: ctx.now().toISOString(), reason: `the rotation failed before its version was complete (${why})` });
     });
     throw e;
   }
