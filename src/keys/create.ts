@@ -1,10 +1,10 @@
 import { immediate, type Db } from '../ledger/db.js';
 import { findKey, insertIntent, deleteIntent, insertKey, insertVersion, type KeyRow, type VersionRow } from '../ledger/records.js';
-import { exists, usage, type KmsError } from '../errors.js';
+import { exists, usage, KmsError } from '../errors.js';
 import { quote } from '../quote.js';
 import { faultPoint } from '../faults.js';
 import { spkiFromEcPoint, spkiFromEd25519, spkiFromRsa } from '../crypto/index.js';
-import type { GeneratedKey } from '../token/token.js';
+import { sleepMs, type GeneratedKey } from '../token/token.js';
 import { PURPOSE, isSpec, type Spec, SPECS } from './specs.js';
 import { checkAlias, newCkaId, newKeyId, tokenLabel } from './ids.js';
 import type { AuditScope, KeyCtx } from './context.js';
@@ -28,9 +28,33 @@ export function publicKeyOf(spec: Spec, g: GeneratedKey): Buffer | null {
 /** Writes version N of a key on the token between an intent row and the completed ledger rows. */
 export function generateVersion(ctx: KeyCtx, spec: Spec, alias: string, version: number, ckaId: Buffer, exportable: boolean, step: string): Buffer | null {
   faultPoint(`${step}:after-intent`);
-  const g = ctx.token.generate(spec, { id: ckaId, label: tokenLabel(alias, version), exportable });
+  const g = generateRetrying(ctx, spec, { id: ckaId, label: tokenLabel(alias, version), exportable });
   faultPoint(`${step}:after-generate`);
   return publicKeyOf(spec, g);
+}
+
+const GENERATE_ATTEMPTS = 4;
+
+/**
+ * SoftHSM's file store, caught mid-write by another process (several CI jobs rotating at once), fails
+ * a generate with CKR_GENERAL_ERROR, a temporary error. The token is opened afresh, what the failed
+ * attempt left under the CKA_ID is removed, and the generate is tried again, a few times, before the
+ * command gives up with exit 75: a rotation should not give its version number up for a moment's
+ * contention.
+ */
+function generateRetrying(ctx: KeyCtx, spec: Spec, o: { id: Buffer; label: string; exportable: boolean }): GeneratedKey {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return ctx.token.generate(spec, o);
+    } catch (e) {
+      if (!(e instanceof KmsError && e.code === 'temporary') || attempt >= GENERATE_ATTEMPTS) throw e;
+      sleepMs(20 * attempt);
+      // The library's view of the store stays broken after such a failure: it is opened afresh, and
+      // whatever the failed attempt may have written under this CKA_ID is removed before the next one.
+      ctx.token.reopen();
+      discardVersion(ctx, o.id);
+    }
+  }
 }
 
 /** Best effort: objects a failed generate may have left under a CKA_ID no ledger version names. */

@@ -51,7 +51,7 @@ const USAGE_PUBLIC = USAGE_FLAGS.public.map(([t]) => t);
 
 const OPEN_ATTEMPTS = 8;
 
-function sleepMs(ms: number): void {
+export function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
@@ -134,9 +134,11 @@ export function templatesFor(spec: Spec, o: GenerateOptions): KeyTemplates {
 export class Token {
   readonly info: TokenInfo;
   private readonly lib: PKCS11;
-  private readonly slot: Handle;
+  private slot: Handle;
   private session: Handle | null = null;
   private loggedIn = false;
+  /** Kept for reopen() only, in memory, for as long as the session lives. */
+  private pin: string | undefined;
   private mechs: Set<number> | null = null;
 
   private constructor(lib: PKCS11, slot: Handle, info: TokenInfo) {
@@ -245,6 +247,37 @@ export class Token {
       }
     }
     this.loggedIn = true;
+    this.pin = pin;
+  }
+
+  /**
+   * A SoftHSM that failed a write with CKR_GENERAL_ERROR, because another process was writing its file
+   * store at that moment, keeps failing every write of this process until the library is initialised
+   * again: so finalise, initialise, find this token again by its serial (slots renumber), open a new
+   * session and log in again. Every object handle from before is void afterwards.
+   */
+  reopen(): void {
+    const pin = this.pin;
+    try { if (this.session) this.lib.C_CloseSession(this.session); } catch { /* finalising releases it anyway */ }
+    this.session = null;
+    this.loggedIn = false;
+    try { this.lib.C_Finalize(); } catch { /* initialised again below */ }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.lib.C_Initialize();
+        const hit = Token.listTokens(this.lib).find((t) => t.initialized && t.info.serial === this.info.serial && t.info.label === this.info.label);
+        if (!hit) throw unavailable(`the token "${this.info.label}" (serial ${this.info.serial}) is no longer present`, { reason: 'no-token-readable' });
+        this.slot = hit.slot;
+        this.session = this.lib.C_OpenSession(hit.slot, P.CKF_RW_SESSION | P.CKF_SERIAL_SESSION);
+        break;
+      } catch (e) {
+        try { this.lib.C_Finalize(); } catch { /* tried again from a fresh initialise */ }
+        const err = e instanceof KmsError || e instanceof InternalError ? e : fromPkcs11(e, 'opening the token again');
+        if (!isTransientOpen(err) || attempt >= OPEN_ATTEMPTS) throw err;
+        sleepMs(20 * attempt);
+      }
+    }
+    if (pin !== undefined) this.login(pin);
   }
 
   get isLoggedIn(): boolean {
