@@ -188,7 +188,7 @@ export class Token {
     // a read is retried from a fresh C_Initialize; if it persists it is "temporary" (75), not a bug.
     for (let attempt = 1; ; attempt++) {
       try {
-        return Token.openOnce(modulePath, sel);
+        return Token.openOnce(modulePath, sel, attempt >= OPEN_ATTEMPTS);
       } catch (e) {
         if (!isTransientOpen(e)) throw e;
         if (attempt >= OPEN_ATTEMPTS) {
@@ -199,10 +199,15 @@ export class Token {
     }
   }
 
-  private static openOnce(modulePath: string, sel: TokenSelector): Token {
+  private static openOnce(modulePath: string, sel: TokenSelector, lastTry = false): Token {
     const lib = Token.loadModule(modulePath);
     try {
       const all = Token.listTokens(lib).filter((t) => t.initialized);
+      // SoftHSM shows a token file caught half-written as a token with no serial (and often no label):
+      // read again. Only on the last try is a blank serial taken as the token's own.
+      if (!lastTry && all.some((t) => t.info.serial === '')) {
+        throw unavailable(`a token in ${modulePath} read with no serial number (another process may be writing to it)`, { reason: 'no-token-readable' });
+      }
       const hits = all.filter((t) => (sel.label === undefined || t.info.label === sel.label) && (sel.serial === undefined || t.info.serial === sel.serial));
       const what = [sel.label !== undefined ? `label "${sel.label}"` : '', sel.serial !== undefined ? `serial ${sel.serial}` : ''].filter(Boolean).join(' and ');
       if (hits.length === 0) {
@@ -237,9 +242,12 @@ export class Token {
         const name = ckrName(e);
         // Another session of this process may have logged in already: the login state is per application.
         if (name === 'CKR_USER_ALREADY_LOGGED_IN') break;
-        // SoftHSM reads the token's PIN data from its file store; a concurrent writer can make that read fail.
-        if (name === 'CKR_GENERAL_ERROR' && attempt < OPEN_ATTEMPTS) {
+        // SoftHSM reads the token's PIN data from its file store; a concurrent writer can make that read
+        // fail, or show a token file caught half-written as one with no user PIN, which this process
+        // then keeps seeing until the library is initialised again.
+        if ((name === 'CKR_GENERAL_ERROR' || name === 'CKR_USER_PIN_NOT_INITIALIZED') && attempt < OPEN_ATTEMPTS) {
           sleepMs(20 * attempt);
+          if (name === 'CKR_USER_PIN_NOT_INITIALIZED') this.reinitialise();
           continue;
         }
         if (name === 'CKR_GENERAL_ERROR') throw temporary('logging in to the token failed repeatedly (CKR_GENERAL_ERROR; another process may be writing to it)', { cause: e, hint: 'retry the command' });
@@ -258,6 +266,12 @@ export class Token {
    */
   reopen(): void {
     const pin = this.pin;
+    this.reinitialise();
+    if (pin !== undefined) this.login(pin);
+  }
+
+  /** Finalise, initialise, find this token again by serial and open a new session (not logged in). */
+  private reinitialise(): void {
     try { if (this.session) this.lib.C_CloseSession(this.session); } catch { /* finalising releases it anyway */ }
     this.session = null;
     this.loggedIn = false;
@@ -266,6 +280,7 @@ export class Token {
       try {
         this.lib.C_Initialize();
         const hit = Token.listTokens(this.lib).find((t) => t.initialized && t.info.serial === this.info.serial && t.info.label === this.info.label);
+        // (A token read half-written matches nothing here, so it is read again below.)
         if (!hit) throw unavailable(`the token "${this.info.label}" (serial ${this.info.serial}) is no longer present`, { reason: 'no-token-readable' });
         this.slot = hit.slot;
         this.session = this.lib.C_OpenSession(hit.slot, P.CKF_RW_SESSION | P.CKF_SERIAL_SESSION);
@@ -277,7 +292,6 @@ export class Token {
         sleepMs(20 * attempt);
       }
     }
-    if (pin !== undefined) this.login(pin);
   }
 
   get isLoggedIn(): boolean {
