@@ -2,9 +2,31 @@ import { main } from './main.js';
 
 // A reader that goes away (kmsctl list | head -1) is not an error of kmsctl: the rest of the output is
 // dropped and the command still finishes, audit records included, with its own exit code.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+const onStreamError = (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+};
+
+// Node makes process.stdout and process.stderr on first use, and for a pipe that loads the net stack:
+// a command that prints nothing (sign --out F) should not pay for it. So the handler is attached when
+// a stream is first used, through Node's own getter.
+for (const name of ['stdout', 'stderr'] as const) {
+  const d = Object.getOwnPropertyDescriptor(process, name);
+  if (!d?.get || !d.configurable) {
+    process[name].on('error', onStreamError);
+    continue;
+  }
+  const make = d.get;
+  let stream: NodeJS.WriteStream | undefined;
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: d.enumerable,
+    get() {
+      if (!stream) {
+        stream = make.call(process) as NodeJS.WriteStream;
+        stream.on('error', onStreamError);
+      }
+      return stream;
+    },
   });
 }
 

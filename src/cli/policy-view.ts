@@ -1,4 +1,4 @@
-import type { ChalkInstance } from 'chalk';
+import type { Paint } from './render.js';
 import { formatDuration } from '../duration.js';
 import { changeCount, type KeyAction, type Plan, type RulesChange } from '../policy/plan.js';
 
@@ -36,7 +36,7 @@ function rulesLines(r: RulesChange): string[] {
   ];
 }
 
-export function actionLine(a: KeyAction, now: Date, c: ChalkInstance, width = 0): string {
+export function actionLine(a: KeyAction, now: Date, c: Paint, width = 0): string {
   const pad = (s: string) => s.padEnd(9);
   const alias = a.alias.padEnd(width);
   switch (a.kind) {
@@ -54,7 +54,7 @@ export function actionLine(a: KeyAction, now: Date, c: ChalkInstance, width = 0)
   }
 }
 
-export function planText(p: Plan, now: Date, c: ChalkInstance): string {
+export function planText(p: Plan, now: Date, c: Paint): string {
   const lines: string[] = [`policy ${p.hash.slice(0, 16)} from ${p.sources.map((s) => s.file).join(', ')}`, ''];
   const width = Math.max(0, ...[...p.actions, ...p.unmanaged, ...p.notes].map((x) => x.alias.length));
   for (const a of p.actions) lines.push(`  ${actionLine(a, now, c, width)}`);

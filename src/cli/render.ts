@@ -3,12 +3,24 @@ import { KmsError, InternalError } from '../errors.js';
 import type { CommandResult } from './result.js';
 import type { RuntimeFlags } from './runtime.js';
 
-export function colours(flags: RuntimeFlags) {
-  const off = flags.json || flags.color === false || (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '');
-  return new Chalk(off ? { level: 0 } : {});
+/** The few styles kmsctl paints with. */
+export interface Paint {
+  green(text: string): string;
+  yellow(text: string): string;
+  red(text: string): string;
+  cyan(text: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
 }
 
-type Paint = ReturnType<typeof colours>;
+const same = (text: string) => text;
+const PLAIN: Paint = { green: same, yellow: same, red: same, cyan: same, dim: same, bold: same };
+
+/** Colour where chalk finds a terminal for it; with --json, --no-color or NO_COLOR chalk is not even loaded. */
+export function colours(flags: RuntimeFlags): Paint {
+  const off = flags.json || flags.color === false || (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '');
+  return off ? PLAIN : new Chalk();
+}
 
 /** States in colour at a terminal: green usable, yellow paused, red on the way out. */
 export function paintState(c: Paint, state: string, text = state): string {
