@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { Db } from '../ledger/db.js';
 import { immediate } from '../ledger/db.js';
-import { GENESIS_HASH, canonicalJson, recordHash, type AuditFields } from './canonical.js';
+import { ENCODED_COLUMNS, GENESIS_HASH, canonicalJson, recordHash, rowHash, type AuditFields } from './canonical.js';
 
 /** MACs a record's hash with the ledger's audit key on the token (see seal.ts). */
 export interface Sealer {
@@ -88,22 +88,32 @@ const INSERT = `INSERT INTO audit (seq, ts, actor, os_user, host, command, key_i
 /**
  * Seals the records written without a token session, oldest first, each only after its hash and its
  * link to the record before it check out: a record that was tampered with while it waited stays
- * unsealed, and `audit verify` names it. Returns how many were sealed.
+ * unsealed, and `audit verify` names it. Returns how many were sealed. Pages through the waiting
+ * records as raw rows (a ledger that offline verifies filled for months may hold very many).
  */
 export function sealPendingInTx(db: Db, sealer: Sealer): number {
-  const pending = db.prepare('SELECT * FROM audit WHERE seal IS NULL ORDER BY seq').all() as StoredRecord[];
-  if (pending.length === 0) return 0;
-  const before = db.prepare('SELECT seq, hash FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT 1').get(pending[0].seq) as { seq: number; hash: Buffer } | undefined;
-  let prev = before ?? { seq: 0, hash: GENESIS_HASH };
+  const first = db.prepare('SELECT seq FROM audit WHERE seal IS NULL ORDER BY seq LIMIT 1').pluck().get() as number | undefined;
+  if (first === undefined) return 0;
+  const before = db.prepare('SELECT seq, lower(hex(hash)) FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT 1').raw().get(first) as [number, string] | undefined;
+  let prevSeq = before?.[0] ?? 0;
+  let prevHex = before?.[1] ?? GENESIS_HASH.toString('hex');
+  const page = db.prepare(`SELECT ${ENCODED_COLUMNS}, lower(hex(prev_hash)), lower(hex(hash)) FROM audit WHERE seal IS NULL AND seq > ? ORDER BY seq LIMIT 10000`).raw();
   const update = db.prepare('UPDATE audit SET seal = ? WHERE seq = ? AND seal IS NULL');
   let n = 0;
-  for (const r of pending) {
-    if (r.seq !== prev.seq + 1 || !r.prev_hash.equals(prev.hash) || !hashMatches(r)) break;
-    update.run(sealer.seal(r.hash), r.seq);
-    prev = r;
-    n++;
+  for (;;) {
+    const rows = page.all(prevSeq) as unknown[][];
+    if (rows.length === 0) return n;
+    for (const row of rows) {
+      if (row[0] !== prevSeq + 1 || row[13] !== prevHex) return n;
+      const h = rowHash(row, prevHex);
+      const hex = h.toString('hex');
+      if (hex !== row[14]) return n;
+      update.run(sealer.seal(h), prevSeq + 1);
+      prevSeq++;
+      prevHex = hex;
+      n++;
+    }
   }
-  return n;
 }
 
 /**
