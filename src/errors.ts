@@ -13,6 +13,8 @@ export const EXIT = {
   temporary: 75,
   denied: 77,
   config: 78,
+  /** sysexits' EX_IOERR: the output could not be written (a full disk, a broken device). */
+  io: 74,
   cancelled: 130,
   /** 128 + SIGTERM (15), as a shell reports a process that SIGTERM ended. */
   terminated: 143,
@@ -30,7 +32,8 @@ export type ErrorCode =
   | 'denied'
   | 'config'
   | 'cancelled'
-  | 'terminated';
+  | 'terminated'
+  | 'io-error';
 
 const EXIT_OF: Record<ErrorCode, number> = {
   'check-failed': EXIT.check,
@@ -45,6 +48,7 @@ const EXIT_OF: Record<ErrorCode, number> = {
   config: EXIT.config,
   cancelled: EXIT.cancelled,
   terminated: EXIT.terminated,
+  'io-error': EXIT.io,
 };
 
 export interface KmsErrorOptions {
@@ -96,3 +100,4 @@ export const configError = (m: string, o?: KmsErrorOptions) => new KmsError('con
 export const checkFailed = (m: string, o?: KmsErrorOptions) => new KmsError('check-failed', m, o);
 export const cancelled = (m: string, o?: KmsErrorOptions) => new KmsError('cancelled', m, o);
 export const terminated = (m: string, o?: KmsErrorOptions) => new KmsError('terminated', m, o);
+export const ioError = (m: string, o?: KmsErrorOptions) => new KmsError('io-error', m, o);

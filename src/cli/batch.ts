@@ -1,5 +1,5 @@
 import { startTimer } from '../clock.js';
-import { KmsError, InternalError, badData, cancelled, terminated, usage } from '../errors.js';
+import { KmsError, InternalError, badData, cancelled, ioError, terminated, usage } from '../errors.js';
 import { quote } from '../quote.js';
 import { AuditBatch } from '../audit/batch.js';
 import type { AuditEntry } from '../audit/append.js';
@@ -156,9 +156,11 @@ export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: {
   // A reader that went away (| head -1): the batch stops between two items rather than making and
   // auditing work nobody reads. A write to a closed pipe destroys stdout at once and reports EPIPE a
   // moment later, so both are looked at.
+  // Any other write error (a full disk) stops it too: results nobody can read are not worth making.
   let stdoutClosed = false;
+  let stdoutFailed: string | undefined;
   const onStdoutError = (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') return;
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') stdoutFailed ??= e.code ?? e.message;
     stdoutClosed = true;
     stopInput.abort();
   };
@@ -234,6 +236,9 @@ export async function runBatch(rt: Runtime, command: string, fn: ItemFn, opts: {
   }
   if (stoppedBy === 'SIGINT') throw cancelled(`${command} batch cancelled after line ${line}: ${done}; the lines after it were not started`);
   if (stoppedBy === 'SIGTERM') throw terminated(`${command} batch stopped by SIGTERM after line ${line}: ${done}; the lines after it were not started`);
+  if (stdoutFailed !== undefined) {
+    throw ioError(`cannot write the results to stdout (${stdoutFailed}) after line ${line}: stopped; ${audit.count} done and audited, the results of the last ones lost`, { reason: 'output-not-writable' });
+  }
   if (stdoutClosed) {
     // stdout is gone, so this goes to stderr even with --json (whose document would have nowhere to go).
     process.stderr.write(`${colours(rt.flags).red('kmsctl:')} stdout was closed after line ${line}: stopped; ${audit.count} done and audited\n`);

@@ -1,9 +1,21 @@
+import { writeSync } from 'node:fs';
+import { EXIT } from '../errors.js';
 import { main } from './main.js';
 
 // A reader that goes away (kmsctl list | head -1) is not an error of kmsctl: the rest of the output is
-// dropped and the command still finishes, audit records included, with its own exit code.
+// dropped and the command still finishes, audit records included, with its own exit code. Output that
+// cannot be written for another reason (a full disk: > /dev/full) is lost: one line says so, and the
+// exit code is 74 whatever the command did (a batch reports it itself, with what it had done).
+let lostOutput: string | undefined;
+let finished = false;
+const lostLine = (code: string) => `kmsctl: cannot write the output (${code}): it is lost\n`;
 const onStreamError = (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+  if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED' || lostOutput !== undefined) return;
+  lostOutput = e.code ?? e.message;
+  if (finished) {
+    try { writeSync(2, lostLine(lostOutput)); } catch { /* stderr is gone too */ }
+    process.exitCode = EXIT.io;
+  }
 };
 
 // Node makes process.stdout and process.stderr on first use, and for a pipe that loads the net stack:
@@ -31,5 +43,11 @@ for (const name of ['stdout', 'stderr'] as const) {
 }
 
 void main(process.argv.slice(2)).then((code) => {
+  finished = true;
+  if (lostOutput !== undefined && code !== EXIT.io) {
+    try { writeSync(2, lostLine(lostOutput)); } catch { /* stderr is gone too */ }
+    process.exitCode = EXIT.io;
+    return;
+  }
   process.exitCode = code;
 });

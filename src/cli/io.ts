@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, writeFileSync, writeSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { usage, configError, badData, notFound, KmsError } from '../errors.js';
+import { usage, configError, badData, notFound, ioError, KmsError } from '../errors.js';
 import { quote } from '../quote.js';
 import { MAX_PLAINTEXT, MIN_PLAINTEXT } from '../envelope/format.js';
 
@@ -144,7 +144,10 @@ export function writeOutputAtomic(path: string, data: Buffer | string, mode = 0o
     try {
       writeFileSync(path, data);
     } catch (e) {
-      throw usage(`cannot write ${path} (${(e as { code?: string }).code ?? String(e)})`, { reason: 'output-not-writable' });
+      const code = (e as { code?: string }).code;
+      // A device that opens but will not take the bytes (/dev/full) lost them: an I/O error, 74.
+      const make = code === 'ENOSPC' || code === 'EIO' || code === 'EDQUOT' ? ioError : usage;
+      throw make(`cannot write ${path} (${code ?? String(e)})`, { reason: 'output-not-writable' });
     }
     return;
   }
@@ -161,7 +164,7 @@ export function writeOutputAtomic(path: string, data: Buffer | string, mode = 0o
   } catch (e) {
     closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw configError(`cannot write ${path} (${(e as { code?: string }).code ?? String(e)})`);
+    throw ioError(`cannot write ${path} (${(e as { code?: string }).code ?? String(e)})`, { reason: 'output-not-writable' });
   } finally {
     try { closeSync(fd); } catch { /* closed above on the error path */ }
   }

@@ -56,6 +56,8 @@ export function renderError(e: KmsError | InternalError, flags: RuntimeFlags): n
     if (hint) error.hint = hint;
     const extra = e instanceof KmsError && e.details ? e.details : {};
     process.stdout.write(`${JSON.stringify({ ok: false, ...extra, error })}\n`);
+    // Output that cannot be written cannot carry its own error document either: say it on stderr too.
+    if (e.code === 'io-error') process.stderr.write(`kmsctl: ${message}\n`);
   } else {
     const c = colours(flags);
     process.stderr.write(`${c.red('kmsctl:')} ${message}${hint ? ` (${hint})` : ''}\n`);

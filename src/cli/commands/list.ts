@@ -9,7 +9,8 @@ import { colours, paintState } from '../render.js';
 /** DELETION: the deadline and days left while pending; for a tombstone, that it is destroyed and when its window ended. */
 function deletionColumn(k: { state: string; destroyAfter: string | null; daysLeft: number | null }): string {
   if (k.state === 'destroyed') return k.destroyAfter ? `destroyed (window ended ${k.destroyAfter.slice(0, 10)})` : 'destroyed';
-  return k.destroyAfter ? `${k.destroyAfter.slice(0, 10)} (${k.daysLeft}d left)` : '-';
+  if (!k.destroyAfter) return '-';
+  return k.daysLeft !== null && k.daysLeft > 0 ? `${k.destroyAfter.slice(0, 10)} (${k.daysLeft}d left)` : `${k.destroyAfter.slice(0, 10)} (due for purge)`;
 }
 
 export const run: Handler = async (rt, _args, o) => {

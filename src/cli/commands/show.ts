@@ -6,15 +6,24 @@ import { table } from '../table.js';
 import { daysLeft } from '../../keys/lifecycle.js';
 import { colours, paintState } from '../render.js';
 
+/** A tombstone says it is destroyed; a pending key its deadline, and whether restore can still undo it. */
+function deletionLines(k: { alias: string; state: string; destroyAfter: string | null }, left: number | null): string[] {
+  if (k.state === 'destroyed') return [`destroyed${k.destroyAfter ? `: its deletion window ended ${k.destroyAfter}` : ''}; the tombstone keeps its alias and history`];
+  if (!k.destroyAfter) return [];
+  if (left !== null && left > 0) return [`pending deletion: destroyed after ${k.destroyAfter} (${left} day${left === 1 ? '' : 's'} left; undo with kmsctl restore ${k.alias})`];
+  return [`pending deletion: its window ended ${k.destroyAfter}; kmsctl purge destroys it, and restore can no longer undo it`];
+}
+
 export const run: Handler = async (rt, [ref]) => {
   const token = await rt.openToken();
   const k = show(rt.ledgerCtx(), ref, attributeReader(token));
+  const left = k.state === 'destroyed' ? null : daysLeft(k.destroyAfter, rt.now());
   const head = [
     `${k.alias}  ${k.id}`,
     `spec ${k.spec} (${k.purpose})  state ${paintState(colours(rt.flags), k.state)}  primary v${k.primaryVersion}`,
     `created ${k.createdAt}  last rotated ${k.lastRotatedAt}`,
     `rotation period ${k.rotationPeriodSeconds ? formatDuration(k.rotationPeriodSeconds) : 'none'}  deletion window ${k.deletionWindowSeconds ? formatDuration(k.deletionWindowSeconds) : 'default (30d)'}`,
-    ...(k.destroyAfter ? [`pending deletion: destroyed after ${k.destroyAfter} (${daysLeft(k.destroyAfter, rt.now())} days left; undo with kmsctl restore ${k.alias})`] : []),
+    ...deletionLines(k, left),
     ...(k.description ? [`description: ${k.description}`] : []),
     ...(Object.keys(k.labels).length ? [`labels: ${Object.entries(k.labels).map(([a, b]) => `${a}=${b}`).join(' ')}`] : []),
     ...(k.unusedVersions.length ? [`unused version numbers (never reused): ${k.unusedVersions.map((u) => `v${u.version} ${u.why === 'rolled-back' ? `rolled back ${u.at}` : u.why === 'in-progress' ? `being made since ${u.at}` : 'rotation never completed'}`).join(', ')}`] : []),
@@ -28,5 +37,5 @@ export const run: Handler = async (rt, [ref]) => {
     return [`v${v.version}${v.primary ? '*' : ''}`, paintState(c, v.state, state), v.useCount, v.lastUsedAt ? `${v.lastUsedAt.slice(0, 10)} ${v.lastUsedBy}` : '-', token];
   });
   const text = `${head.join('\n')}\n\n${table(['VERSION', 'STATE', 'USES', 'LAST USED', 'ON TOKEN'], rows)}`;
-  return { data: { key: { ...k, daysLeft: daysLeft(k.destroyAfter, rt.now()) } }, text };
+  return { data: { key: { ...k, daysLeft: left } }, text };
 };
