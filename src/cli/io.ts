@@ -125,22 +125,32 @@ export function readInput(path: string | undefined, what: string, limit: InputLi
   }
 }
 
-/** Written to a temp file beside the target, fsynced, then renamed: a reader never sees half a file. */
-export function writeOutputAtomic(path: string, data: Buffer | string, mode = 0o644): void {
-  if (path === '-') {
-    process.stdout.write(data);
-    return;
-  }
-  // A device, a FIFO or a symlink (/dev/null, /dev/stdout, a named pipe) is written through, never
-  // replaced by a renamed regular file: only a regular file gets the temp-file-and-rename treatment.
+/**
+ * How an --out target is written: `-` is stdout; a device, a FIFO or a symlink (/dev/null,
+ * /dev/stdout, a named pipe) is written through, never replaced by a renamed regular file; only a
+ * regular file (or a new one) gets the temp-file-and-rename treatment. A directory is refused.
+ */
+export function outputKind(path: string): 'stdout' | 'through' | 'atomic' {
+  if (path === '-') return 'stdout';
   let existing: Stats | undefined;
   try {
     existing = lstatSync(path);
   } catch {
     existing = undefined;
   }
-  if (existing && !existing.isFile()) {
-    if (existing.isDirectory()) throw usage(`cannot write ${path}: it is a directory`, { reason: 'output-not-writable' });
+  if (!existing || existing.isFile()) return 'atomic';
+  if (existing.isDirectory()) throw usage(`cannot write ${path}: it is a directory`, { reason: 'output-not-writable' });
+  return 'through';
+}
+
+/** Written to a temp file beside the target, fsynced, then renamed: a reader never sees half a file. */
+export function writeOutputAtomic(path: string, data: Buffer | string, mode = 0o644): void {
+  const kind = outputKind(path);
+  if (kind === 'stdout') {
+    process.stdout.write(data);
+    return;
+  }
+  if (kind === 'through') {
     try {
       writeFileSync(path, data);
     } catch (e) {

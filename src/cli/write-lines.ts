@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ioError, usage } from '../errors.js';
+import { outputKind } from './io.js';
 
 /** Writes the lines in chunks of about 1 MiB; returns how many there were. */
 function writeChunks(write: (chunk: string) => void, lines: Iterable<string>): number {
@@ -35,15 +36,9 @@ function outputError(path: string, e: unknown): unknown {
  * a device, FIFO or symlink is written through, as writeOutputAtomic does.
  */
 export function writeLinesAtomic(path: string, lines: Iterable<string>, mode = 0o644): number {
-  if (path === '-') return writeChunks((chunk) => process.stdout.write(chunk), lines);
-  let existing;
-  try {
-    existing = lstatSync(path);
-  } catch {
-    existing = undefined;
-  }
-  if (existing && !existing.isFile()) {
-    if (existing.isDirectory()) throw usage(`cannot write ${path}: it is a directory`, { reason: 'output-not-writable' });
+  const kind = outputKind(path);
+  if (kind === 'stdout') return writeChunks((chunk) => process.stdout.write(chunk), lines);
+  if (kind === 'through') {
     let fd: number;
     try {
       fd = openSync(path, 'w');
