@@ -130,10 +130,19 @@ function suggestGlobal(message: string): string {
   return best && best.d <= Math.max(2, Math.floor(bad.length / 3)) ? `${message} (Did you mean ${best.flag}?)` : message;
 }
 
-function commanderToKms(e: CommanderError): KmsError {
+/** `kmsctl audit verify --help` for an error in `kmsctl audit verify ...`: the help of the command that was typed. */
+function helpFor(argv: string[]): string {
+  const word = commandWord(argv);
+  if (!word || !COMMANDS.some((c) => !c.parent && c.name === word)) return 'kmsctl --help';
+  const after = argv.slice(argv.indexOf(word) + 1).find((a) => !a.startsWith('-'));
+  const sub = after !== undefined && COMMANDS.some((c) => c.parent === word && c.name === after) ? ` ${after}` : '';
+  return `kmsctl ${word}${sub} --help`;
+}
+
+function commanderToKms(e: CommanderError, argv: string[]): KmsError {
   // Commander quotes the offending argument as given: a long one is shortened, as kmsctl's own messages do.
   const message = suggestGlobal(e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ')).replace(/'([^']{61,})'/g, (_m, v: string) => `'${shorten(v)}'`);
-  return new KmsError('usage', message, { reason: e.code.replace(/^commander\./, ''), hint: 'see kmsctl --help' });
+  return new KmsError('usage', message, { reason: e.code.replace(/^commander\./, ''), hint: `see ${helpFor(argv)}` });
 }
 
 /**
@@ -178,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
         return renderError(new KmsError('usage', `a command is needed: kmsctl COMMAND, one of ${names}`, { reason: 'missingCommand', hint: 'see kmsctl --help' }), flags);
       }
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      return renderError(commanderToKms(e), flags);
+      return renderError(commanderToKms(e, argv), flags);
     }
     return renderError(e instanceof KmsError || e instanceof InternalError ? e : new InternalError(e instanceof Error ? e.message : String(e), e), flags);
   } finally {

@@ -134,3 +134,16 @@ describe('kmsctl --help and kmsctl help', () => {
     expect(line).toContain('wrap');
   });
 });
+
+describe('a usage error points at the help of the command that was typed', () => {
+  it.each([
+    [['wrap'], "missing required argument 'key'", 'kmsctl wrap --help'],
+    [['audit', 'verify', '--bogus'], "unknown option '--bogus'", 'kmsctl audit verify --help'],
+    [['policy', 'validate'], "missing required argument 'files'", 'kmsctl policy validate --help'],
+    [['nosuch'], "unknown command 'nosuch'", 'kmsctl --help'],
+  ])('kmsctl %j', (args, what, help) => {
+    const r = kms(args as string[], { home });
+    expect(r.code).toBe(64);
+    expect(r.stderr).toBe(`kmsctl: ${what} (see ${help})\n`);
+  });
+});
