@@ -2,7 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { Db } from '../ledger/db.js';
 import { immediate } from '../ledger/db.js';
-import { ENCODED_COLUMNS, GENESIS_HASH, canonicalJson, recordHash, rowHash, type AuditFields } from './canonical.js';
+import { GENESIS_HASH, canonicalJson, recordHash, type AuditFields } from './canonical.js';
+import { CHAIN_COLUMNS, GENESIS_HEX, walkChain } from './scan.js';
 
 /** MACs a record's hash with the ledger's audit key on the token (see seal.ts). */
 export interface Sealer {
@@ -95,25 +96,14 @@ export function sealPendingInTx(db: Db, sealer: Sealer): number {
   const first = db.prepare('SELECT seq FROM audit WHERE seal IS NULL ORDER BY seq LIMIT 1').pluck().get() as number | undefined;
   if (first === undefined) return 0;
   const before = db.prepare('SELECT seq, lower(hex(hash)) FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT 1').raw().get(first) as [number, string] | undefined;
-  let prevSeq = before?.[0] ?? 0;
-  let prevHex = before?.[1] ?? GENESIS_HASH.toString('hex');
-  const page = db.prepare(`SELECT ${ENCODED_COLUMNS}, lower(hex(prev_hash)), lower(hex(hash)) FROM audit WHERE seal IS NULL AND seq > ? ORDER BY seq LIMIT 10000`).raw();
+  const from = before?.[0] ?? 0;
+  const pending = db.prepare(`SELECT ${CHAIN_COLUMNS} FROM audit WHERE seal IS NULL AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`).raw();
   const update = db.prepare('UPDATE audit SET seal = ? WHERE seq = ? AND seal IS NULL');
-  let n = 0;
-  for (;;) {
-    const rows = page.all(prevSeq) as unknown[][];
-    if (rows.length === 0) return n;
-    for (const row of rows) {
-      if (row[0] !== prevSeq + 1 || row[13] !== prevHex) return n;
-      const h = rowHash(row, prevHex);
-      const hex = h.toString('hex');
-      if (hex !== row[14]) return n;
-      update.run(sealer.seal(h), prevSeq + 1);
-      prevSeq++;
-      prevHex = hex;
-      n++;
-    }
-  }
+  const last = walkChain(pending, from, before?.[1] ?? GENESIS_HEX, Number.MAX_SAFE_INTEGER, (row, h) => {
+    update.run(sealer.seal(h), row[0]);
+    return true;
+  });
+  return last - from;
 }
 
 /**

@@ -19,8 +19,7 @@ const job = workerData as Job;
 const db = openForScan(job.path);
 try {
   const sealer = job.key ? sealerOf(job.key) : undefined;
-  const seal = sealer && ((h: Buffer) => sealer.seal(h));
-  parentPort!.postMessage(db.transaction(() => scanRange(db, job.after, job.prevHex, job.to, seal))());
+  parentPort!.postMessage(db.transaction(() => scanRange(db, job.after, job.prevHex, job.to, sealer))());
 } finally {
   db.close();
 }
