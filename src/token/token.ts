@@ -55,6 +55,24 @@ export function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/**
+ * Runs an open of the token until it is not spoiled by a concurrent writer: a few tries apart, each
+ * from a fresh C_Initialize (fn's own business), then "temporary" (75) if it persists.
+ */
+function retryingTransient<T>(fn: (lastTry: boolean) => T): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return fn(attempt >= OPEN_ATTEMPTS);
+    } catch (e) {
+      if (!isTransientOpen(e)) throw e;
+      if (attempt >= OPEN_ATTEMPTS) {
+        throw temporary(`the token could not be read consistently after ${attempt} tries (another process may be writing to it): ${e instanceof Error ? e.message : String(e)}`, { cause: e, hint: 'retry the command' });
+      }
+      sleepMs(20 * attempt);
+    }
+  }
+}
+
 /** A read of the token that a concurrent writer can spoil: retried, never reported as a bug at once. */
 function isTransientOpen(e: unknown): boolean {
   if (e instanceof KmsError) return e.reason === 'no-token-readable' || e.reason === 'CKR_GENERAL_ERROR';
@@ -186,17 +204,7 @@ export class Token {
     // SoftHSM's file store can be caught mid-write by another process (several CI jobs on one token):
     // the token then reads as absent or C_GetTokenInfo fails with CKR_GENERAL_ERROR for a moment. Such
     // a read is retried from a fresh C_Initialize; if it persists it is "temporary" (75), not a bug.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return Token.openOnce(modulePath, sel, attempt >= OPEN_ATTEMPTS);
-      } catch (e) {
-        if (!isTransientOpen(e)) throw e;
-        if (attempt >= OPEN_ATTEMPTS) {
-          throw temporary(`the token could not be read consistently after ${attempt} tries (another process may be writing to it): ${e instanceof Error ? e.message : String(e)}`, { cause: e, hint: 'retry the command' });
-        }
-        sleepMs(20 * attempt);
-      }
-    }
+    return retryingTransient((lastTry) => Token.openOnce(modulePath, sel, lastTry));
   }
 
   private static openOnce(modulePath: string, sel: TokenSelector, lastTry = false): Token {
@@ -272,26 +280,21 @@ export class Token {
 
   /** Finalise, initialise, find this token again by serial and open a new session (not logged in). */
   private reinitialise(): void {
-    try { if (this.session) this.lib.C_CloseSession(this.session); } catch { /* finalising releases it anyway */ }
-    this.session = null;
+    this.close();
     this.loggedIn = false;
-    try { this.lib.C_Finalize(); } catch { /* initialised again below */ }
-    for (let attempt = 1; ; attempt++) {
+    retryingTransient(() => {
       try {
         this.lib.C_Initialize();
         const hit = Token.listTokens(this.lib).find((t) => t.initialized && t.info.serial === this.info.serial && t.info.label === this.info.label);
-        // (A token read half-written matches nothing here, so it is read again below.)
+        // (A token read half-written matches nothing here, so it is read again.)
         if (!hit) throw unavailable(`the token "${this.info.label}" (serial ${this.info.serial}) is no longer present`, { reason: 'no-token-readable' });
         this.slot = hit.slot;
         this.session = this.lib.C_OpenSession(hit.slot, P.CKF_RW_SESSION | P.CKF_SERIAL_SESSION);
-        break;
       } catch (e) {
         try { this.lib.C_Finalize(); } catch { /* tried again from a fresh initialise */ }
-        const err = e instanceof KmsError || e instanceof InternalError ? e : fromPkcs11(e, 'opening the token again');
-        if (!isTransientOpen(err) || attempt >= OPEN_ATTEMPTS) throw err;
-        sleepMs(20 * attempt);
+        throw e instanceof KmsError || e instanceof InternalError ? e : fromPkcs11(e, 'opening the token again');
       }
-    }
+    });
   }
 
   get isLoggedIn(): boolean {
