@@ -2,6 +2,7 @@ import { P as pkcs11js } from '../token/pkcs11.js';
 import { listIntents, deleteIntent, recordRolledBack, type IntentRow, type KeyRow, type VersionRow } from '../ledger/records.js';
 import { immediate } from '../ledger/db.js';
 import { KmsError } from '../errors.js';
+import { startTimer } from '../clock.js';
 import { templatesFor, USAGE_FLAGS, type Handle, type ObjectClass, type ObjectSummary } from '../token/token.js';
 import { completeCreate, publicKeyOf } from './create.js';
 import { completeRotate } from './rotate.js';
@@ -348,12 +349,10 @@ export interface RepairOptions {
   record?: (f: Finding, r: RepairRecord) => void;
 }
 
-const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
-
 export function repair(ctx: KeyCtx, o: RepairOptions): Finding[] {
   const { findings, context: c } = diagnose(ctx);
   for (const f of findings) {
-    const t0 = process.hrtime.bigint();
+    const elapsed = startTimer();
     let done: Done | { left: string } | null = null;
     try {
       if (f.kind === 'pending-intent') {
@@ -384,7 +383,7 @@ export function repair(ctx: KeyCtx, o: RepairOptions): Finding[] {
       }
     } catch (e) {
       f.left = `repair failed: ${e instanceof Error ? e.message : String(e)}`;
-      o.record?.(f, { ok: false, errorCode: e instanceof KmsError ? (e.reason ?? e.code) : 'internal', durationMs: ms(t0), details: { finding: f.kind, ckaId: f.ckaId, object: f.object, left: f.left } });
+      o.record?.(f, { ok: false, errorCode: e instanceof KmsError ? (e.reason ?? e.code) : 'internal', durationMs: elapsed(), details: { finding: f.kind, ckaId: f.ckaId, object: f.object, left: f.left } });
       continue;
     }
     if ('left' in done) {
@@ -393,7 +392,7 @@ export function repair(ctx: KeyCtx, o: RepairOptions): Finding[] {
     }
     f.repaired = done.text;
     f.action = done.action;
-    o.record?.(f, { ok: true, durationMs: ms(t0), details: { finding: f.kind, action: done.action, repaired: done.text, ckaId: f.ckaId, object: f.object, ...done.details } });
+    o.record?.(f, { ok: true, durationMs: elapsed(), details: { finding: f.kind, action: done.action, repaired: done.text, ckaId: f.ckaId, object: f.object, ...done.details } });
   }
   return findings;
 }
