@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHome, kms, removeDir, type RunResult } from '../helpers/cli.js';
 import { kj, kmsAsync, ok, pkcs11Tool, tokenObjects } from '../helpers/e2e.js';
 import { tokenAttributes } from '../helpers/lifecycle.js';
-import { GENESIS, appendRaw, auditRows as rows, docHash, sqlite, type AuditRow as Row } from '../helpers/audit.js';
+import { GENESIS, appendRaw, auditRows as rows, docHash, restoreLedger, snapshotLedger, sqlite, type AuditRow as Row } from '../helpers/audit.js';
 
 // The attacker of SPEC section 6: someone who can write ledger.db (the sqlite3 CLI) but cannot log in
 // to the token. Every attack must be reported by `audit verify` at the right sequence number, through
@@ -46,8 +46,7 @@ let snapshot: string;
 let n: number;
 
 function restore(): void {
-  for (const f of ['ledger.db-wal', 'ledger.db-shm']) rmSync(join(home, f), { force: true });
-  copyFileSync(snapshot, join(home, 'ledger.db'));
+  restoreLedger(home, snapshot);
 }
 
 function run(args: string[], input?: string | Buffer): RunResult {
@@ -73,9 +72,7 @@ beforeAll(() => {
   run(['mac', 'hooks', '--in', join(home, 'msg')]);
   run(['rotate', 'payments']);
   run(['wrap', 'payments', '--in', join(home, 'dek')]);
-  sqlite(home, 'PRAGMA wal_checkpoint(TRUNCATE)');
-  snapshot = join(home, 'snapshot.db');
-  copyFileSync(join(home, 'ledger.db'), snapshot);
+  snapshot = snapshotLedger(home);
   n = rows(home).length;
   expect(n).toBeGreaterThanOrEqual(12);
 });

@@ -1,8 +1,8 @@
-import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHome, kms, removeDir } from '../helpers/cli.js';
-import { appendRawMany, auditRows, docHash, sqlite } from '../helpers/audit.js';
+import { appendRawMany, auditRows, docHash, restoreLedger, snapshotLedger, sqlite } from '../helpers/audit.js';
 
 // audit verify on a trail large enough to be scanned in two halves at once (60,000 records on a real
 // SoftHSM token, sealed by a token command): an intact trail says so with both threads, and every
@@ -15,8 +15,7 @@ let n: number;
 let mid: number;
 
 function restore(): void {
-  for (const f of ['ledger.db-wal', 'ledger.db-shm']) rmSync(join(home, f), { force: true });
-  copyFileSync(snapshot, join(home, 'ledger.db'));
+  restoreLedger(home, snapshot);
 }
 
 function verify(extra: string[] = []): { code: number; doc: any } {
@@ -42,9 +41,7 @@ beforeAll(() => {
   // The next command with a token session seals every waiting record.
   writeFileSync(join(home, 'dek'), Buffer.alloc(32, 7));
   expect(kms(['wrap', 'bulk', '--in', join(home, 'dek')], { home }).code).toBe(0);
-  sqlite(home, 'PRAGMA wal_checkpoint(TRUNCATE)');
-  snapshot = join(home, 'snapshot.db');
-  copyFileSync(join(home, 'ledger.db'), snapshot);
+  snapshot = snapshotLedger(home);
   n = Number(sqlite(home, 'SELECT max(seq) FROM audit').trim());
   mid = Math.floor(n / 2);
   expect(n).toBeGreaterThan(EXTRA);

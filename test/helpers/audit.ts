@@ -3,6 +3,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 
@@ -88,4 +89,17 @@ export function appendRawMany(home: string, n: number, make: (i: number) => NewR
   const r = spawnSync('sqlite3', [join(home, 'ledger.db')], { input: stmts.join('\n'), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw new Error(`sqlite3 is needed by the audit tests (apt-get install sqlite3): ${r.error.message}`);
   expect(r.status, r.stderr).toBe(0);
+}
+
+/** A copy of the home's ledger.db with its WAL folded in, for restoreLedger to put back before each attack. */
+export function snapshotLedger(home: string): string {
+  sqlite(home, 'PRAGMA wal_checkpoint(TRUNCATE)');
+  const snapshot = join(home, 'snapshot.db');
+  copyFileSync(join(home, 'ledger.db'), snapshot);
+  return snapshot;
+}
+
+export function restoreLedger(home: string, snapshot: string): void {
+  for (const f of ['ledger.db-wal', 'ledger.db-shm']) rmSync(join(home, f), { force: true });
+  copyFileSync(snapshot, join(home, 'ledger.db'));
 }
